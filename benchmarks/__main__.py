@@ -1,0 +1,26 @@
+"""Runs every benchmark and prints its figures (python -m benchmarks [name ...])."""
+from __future__ import annotations
+
+import importlib
+import sys
+import time
+
+SUITES = ["aws_calls", "pipeline_cpu", "cold_import", "big_mail_memory", "local_latency"]
+
+
+def main(argv: list[str]) -> int:
+    chosen = argv or SUITES
+    for name in chosen:
+        module = importlib.import_module(f"benchmarks.{name}")
+        started = time.perf_counter()
+        print(f"== {name}: {module.__doc__.strip().splitlines()[0] if module.__doc__ else ''}", flush=True)
+        try:
+            module.main()
+        except Exception as exc:
+            print(f"   failed: {exc.__class__.__name__}: {exc}")
+        print(f"   ({time.perf_counter() - started:.1f} s)\n", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

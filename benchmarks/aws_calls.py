@@ -1,0 +1,79 @@
+"""AWS API calls per new-ticket email and per reply email (counted with botocore event hooks, moto)."""
+from __future__ import annotations
+
+import json
+import os
+from collections import Counter
+from typing import Any
+
+REGION = "eu-central-1"
+
+
+def _count(run: Any) -> Counter[str]:
+    from chalicelib.adapters.aws import client
+
+    names: Counter[str] = Counter()
+
+    def hook(model: Any, **_: Any) -> None:
+        names[model.name] += 1
+
+    services = ("dynamodb", "s3", "ses")
+    for service in services:
+        client(service, REGION).meta.events.register("before-call.*.*", hook)
+    try:
+        run()
+    finally:
+        for service in services:
+            client(service, REGION).meta.events.unregister("before-call.*.*", hook)
+    return names
+
+
+def main() -> None:
+    os.environ.update(AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench", AWS_DEFAULT_REGION=REGION,
+                      AWS_REGION=REGION, SHOPDESK_STAGE="bench")
+    os.environ.pop("AWS_ENDPOINT_URL", None)
+    import boto3
+    from moto import mock_aws
+
+    from chalicelib import wiring
+    from chalicelib.config import settings
+    from chalicelib.handlers import handle_inbound_email
+    from chalicelib.resources import table_definition
+    from tests.support import build_mail, notification
+
+    wiring.reset()
+    with mock_aws():
+        config = settings()
+        boto3.client("dynamodb", region_name=REGION).create_table(**table_definition(config.table_name))
+        boto3.client("s3", region_name=REGION).create_bucket(
+            Bucket=config.raw_mail_bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
+        boto3.client("ses", region_name=REGION).verify_domain_identity(Domain="shop.example")
+        s3 = boto3.client("s3", region_name=REGION)
+
+        def deliver(raw: bytes, **options: Any) -> dict[str, Any]:
+            document = notification(bucket=config.raw_mail_bucket, **options)
+            action = document["receipt"]["action"]
+            s3.put_object(Bucket=action["bucketName"], Key=action["objectKey"], Body=raw)
+            return handle_inbound_email(json.dumps(document))
+
+        first, first_id = build_mail()
+        created = _count(lambda: deliver(first))
+        sent = boto3.client("ses", region_name=REGION)  # noqa: F841 - keeps the region's backend warm
+        from moto.core import DEFAULT_ACCOUNT_ID
+        from moto.ses.models import ses_backends
+
+        ses_id = ses_backends[DEFAULT_ACCOUNT_ID][REGION].sent_messages[-1].id
+        rewritten = f"<{ses_id}@{REGION}.amazonses.com>"
+        reply, _ = build_mail(subject="Re: [#1001] Where is my order?", in_reply_to=rewritten,
+                              references=f"<{first_id}> {rewritten}", body="Any news?")
+        replied = _count(lambda: deliver(reply))
+        reply_to = ses_backends[DEFAULT_ACCOUNT_ID][REGION].sent_messages[-1].raw_data
+        address = next(line.split(":", 1)[1].strip() for line in str(reply_to).splitlines()
+                       if line.lower().startswith("reply-to:"))
+        via_address = _count(lambda: deliver(build_mail(to=address, body="via reply address")[0],
+                                             destination=[address]))
+    wiring.reset()
+    for label, calls, target in (("new-ticket email", created, 5), ("reply by In-Reply-To", replied, 4),
+                                 ("reply to the signed address", via_address, 4)):
+        detail = ", ".join(f"{name} {n}" for name, n in sorted(calls.items()))
+        print(f"   {label:32s} {sum(calls.values())} calls (target <= {target}): {detail}")

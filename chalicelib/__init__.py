@@ -1,0 +1,1 @@
+"""ShopDesk: serverless customer support for online stores."""

@@ -1,0 +1,151 @@
+"""DynamoDB implementation of the ItemStore port, on the low-level client."""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from chalicelib.adapters.item_store import ABSENT, Add, ConditionFailed, Item, Key, Operation, Put
+from chalicelib.domain.errors import TransientFailure
+from chalicelib.resources import INDEX_KEYS, PK, SK
+
+_BATCH_LIMIT = 100
+_MAX_BATCH_ROUNDS = 8
+
+
+class DynamoItemStore:
+    def __init__(self, client: Any, table_name: str) -> None:
+        from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+
+        self._client = client
+        self._table = table_name
+        self._serializer = TypeSerializer()
+        self._deserializer = TypeDeserializer()
+
+    def _dump(self, item: dict[str, Any]) -> dict[str, Any]:
+        return {k: self._serializer.serialize(v) for k, v in item.items()}
+
+    def _load(self, item: dict[str, Any]) -> Item:
+        return {k: self._deserializer.deserialize(v) for k, v in item.items()}
+
+    def get(self, key: Key) -> Item | None:
+        response = self._client.get_item(TableName=self._table, Key=self._dump(key), ConsistentRead=True)
+        return self._load(response["Item"]) if "Item" in response else None
+
+    def batch_get(self, keys: Sequence[Key]) -> list[Item]:
+        unique = list({(k[PK], k[SK]): k for k in keys}.values())
+        found: list[Item] = []
+        for start in range(0, len(unique), _BATCH_LIMIT):
+            request: dict[str, Any] = {
+                self._table: {"Keys": [self._dump(k) for k in unique[start:start + _BATCH_LIMIT]],
+                              "ConsistentRead": True}
+            }
+            for _ in range(_MAX_BATCH_ROUNDS):
+                response = self._client.batch_get_item(RequestItems=request)
+                found.extend(self._load(i) for i in response.get("Responses", {}).get(self._table, []))
+                request = response.get("UnprocessedKeys") or {}
+                if not request:
+                    break
+            else:
+                raise TransientFailure("DynamoDB left keys unprocessed after several rounds")
+        return found
+
+    def query(
+        self,
+        partition: str,
+        sk_prefix: str = "",
+        *,
+        index: str | None = None,
+        forward: bool = True,
+        limit: int | None = None,
+        start_after: Key | None = None,
+    ) -> tuple[list[Item], Key | None]:
+        pk_attr, sk_attr = INDEX_KEYS[index] if index else (PK, SK)
+        names = {"#pk": pk_attr}
+        values: dict[str, Any] = {":pk": {"S": partition}}
+        condition = "#pk = :pk"
+        if sk_prefix:
+            names["#sk"] = sk_attr
+            values[":prefix"] = {"S": sk_prefix}
+            condition += " AND begins_with(#sk, :prefix)"
+        arguments: dict[str, Any] = {
+            "TableName": self._table,
+            "KeyConditionExpression": condition,
+            "ExpressionAttributeNames": names,
+            "ExpressionAttributeValues": values,
+            "ScanIndexForward": forward,
+        }
+        if index:
+            arguments["IndexName"] = index
+        else:
+            arguments["ConsistentRead"] = True
+        if limit:
+            arguments["Limit"] = limit
+        if start_after:
+            arguments["ExclusiveStartKey"] = self._dump(start_after)
+        response = self._client.query(**arguments)
+        last = response.get("LastEvaluatedKey")
+        return [self._load(i) for i in response.get("Items", [])], (self._load(last) if last else None)
+
+    def _condition(self, expect: dict[str, Any]) -> dict[str, Any]:
+        if not expect:
+            return {}
+        parts, names, values = [], {}, {}
+        for n, (attribute, wanted) in enumerate(expect.items()):
+            names[f"#c{n}"] = attribute
+            if wanted is ABSENT:
+                parts.append(f"attribute_not_exists(#c{n})")
+            else:
+                values[f":c{n}"] = self._serializer.serialize(wanted)
+                parts.append(f"#c{n} = :c{n}")
+        condition: dict[str, Any] = {"ConditionExpression": " AND ".join(parts), "ExpressionAttributeNames": names}
+        if values:
+            condition["ExpressionAttributeValues"] = values
+        return condition
+
+    def _update_arguments(self, key: Key, add: dict[str, int], set_values: dict[str, Any]) -> dict[str, Any]:
+        names: dict[str, str] = {}
+        values: dict[str, Any] = {}
+        adds, sets = [], []
+        for n, (attribute, amount) in enumerate(add.items()):
+            names[f"#a{n}"] = attribute
+            values[f":a{n}"] = self._serializer.serialize(amount)
+            adds.append(f"#a{n} :a{n}")
+        for n, (attribute, value) in enumerate(set_values.items()):
+            names[f"#s{n}"] = attribute
+            values[f":s{n}"] = self._serializer.serialize(value)
+            sets.append(f"#s{n} = :s{n}")
+        expression = ("ADD " + ", ".join(adds)) if adds else ""
+        if sets:
+            expression += " SET " + ", ".join(sets)
+        return {
+            "TableName": self._table,
+            "Key": self._dump(key),
+            "UpdateExpression": expression.strip(),
+            "ExpressionAttributeNames": names,
+            "ExpressionAttributeValues": values,
+        }
+
+    def transact(self, operations: Sequence[Operation]) -> None:
+        requests: list[dict[str, Any]] = []
+        for op in operations:
+            if isinstance(op, Put):
+                requests.append({"Put": {"TableName": self._table, "Item": self._dump(op.item),
+                                         **self._condition(op.expect)}})
+            else:
+                assert isinstance(op, Add)
+                requests.append({"Update": self._update_arguments(op.key, op.add, op.set)})
+        try:
+            self._client.transact_write_items(TransactItems=requests)
+        except self._client.exceptions.TransactionCanceledException as exc:
+            reasons = exc.response.get("CancellationReasons", [])
+            failed = [n for n, r in enumerate(reasons) if r.get("Code") == "ConditionalCheckFailed"]
+            if failed:
+                raise ConditionFailed(failed) from exc
+            raise TransientFailure("DynamoDB cancelled the transaction: " + ",".join(
+                str(r.get("Code")) for r in reasons)) from exc
+
+    def add(self, key: Key, add: dict[str, int], set_values: dict[str, Any] | None = None) -> Item:
+        response = self._client.update_item(
+            **self._update_arguments(key, add, set_values or {}), ReturnValues="ALL_NEW"
+        )
+        return self._load(response["Attributes"])

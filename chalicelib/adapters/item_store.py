@@ -1,0 +1,185 @@
+"""The item-store port (get, batch get, query, atomic transactions with conditions) and its
+in-memory implementation; `DynamoItemStore` is the real one. One contract test runs against both."""
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any, Protocol
+
+from chalicelib.resources import INDEX_KEYS, PK, SK
+
+Item = dict[str, Any]
+Key = dict[str, str]
+
+
+class _Absent:
+    def __repr__(self) -> str:
+        return "ABSENT"
+
+
+ABSENT: Any = _Absent()  # in `expect`: the attribute must not exist
+
+
+@dataclass
+class Put:
+    """Write a whole item; `expect` maps attribute -> required current value (or ABSENT)."""
+
+    item: Item
+    expect: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Add:
+    """Atomically add to numeric attributes, creating the item if needed; `set` also writes values."""
+
+    key: Key
+    add: dict[str, int]
+    set: dict[str, Any] = field(default_factory=dict)
+
+
+Operation = Put | Add
+
+
+class ConditionFailed(Exception):
+    """A transaction was refused because the conditions at `indexes` did not hold."""
+
+    def __init__(self, indexes: list[int]) -> None:
+        super().__init__(f"conditions failed at {indexes}")
+        self.indexes = indexes
+
+
+class ItemStore(Protocol):
+    def get(self, key: Key) -> Item | None: ...
+
+    def batch_get(self, keys: Sequence[Key]) -> list[Item]: ...
+
+    def query(
+        self,
+        partition: str,
+        sk_prefix: str = "",
+        *,
+        index: str | None = None,
+        forward: bool = True,
+        limit: int | None = None,
+        start_after: Key | None = None,
+    ) -> tuple[list[Item], Key | None]: ...
+
+    def transact(self, operations: Sequence[Operation]) -> None: ...
+
+    def add(self, key: Key, add: dict[str, int], set_values: dict[str, Any] | None = None) -> Item:
+        """Atomic increment outside a transaction; returns the item after the update."""
+        ...
+
+
+def _dynamo_like(value: Any) -> Any:
+    """Numbers come back from DynamoDB as Decimal; the fake does the same so code cannot rely on int."""
+    if isinstance(value, bool) or value is None or isinstance(value, str):
+        return value
+    if isinstance(value, int | float):
+        return Decimal(str(value))
+    if isinstance(value, dict):
+        return {k: _dynamo_like(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_dynamo_like(v) for v in value]
+    return copy.deepcopy(value)
+
+
+class InMemoryItemStore:
+    """A dict behind the ItemStore interface, with DynamoDB's condition and transaction semantics."""
+
+    def __init__(self) -> None:
+        self.items: dict[tuple[str, str], Item] = {}
+        self.calls: list[str] = []
+
+    @staticmethod
+    def _ident(key: Key) -> tuple[str, str]:
+        return key[PK], key[SK]
+
+    def get(self, key: Key) -> Item | None:
+        self.calls.append("GetItem")
+        item = self.items.get(self._ident(key))
+        return copy.deepcopy(item) if item is not None else None
+
+    def batch_get(self, keys: Sequence[Key]) -> list[Item]:
+        self.calls.append("BatchGetItem")
+        found = (self.items.get(self._ident(k)) for k in keys)
+        return [copy.deepcopy(item) for item in found if item is not None]
+
+    def query(
+        self,
+        partition: str,
+        sk_prefix: str = "",
+        *,
+        index: str | None = None,
+        forward: bool = True,
+        limit: int | None = None,
+        start_after: Key | None = None,
+    ) -> tuple[list[Item], Key | None]:
+        self.calls.append("Query")
+        pk_attr, sk_attr = INDEX_KEYS[index] if index else (PK, SK)
+        matches = sorted(
+            (
+                item
+                for item in self.items.values()
+                if item.get(pk_attr) == partition and str(item.get(sk_attr, "")).startswith(sk_prefix)
+                and sk_attr in item
+            ),
+            key=lambda item: (item[sk_attr], item[PK], item[SK]),
+            reverse=not forward,
+        )
+        if start_after is not None:
+            marker = (start_after[sk_attr], start_after[PK], start_after[SK])
+            matches = [
+                i for i in matches
+                if ((i[sk_attr], i[PK], i[SK]) > marker if forward else (i[sk_attr], i[PK], i[SK]) < marker)
+            ]
+        page = matches[:limit] if limit else matches
+        last: Key | None = None
+        if limit and len(matches) > limit:
+            tail = page[-1]
+            last = {PK: tail[PK], SK: tail[SK], sk_attr: tail[sk_attr], pk_attr: tail[pk_attr]}
+        return [copy.deepcopy(i) for i in page], last
+
+    def _holds(self, current: Item | None, expect: dict[str, Any]) -> bool:
+        for attribute, wanted in expect.items():
+            present = current is not None and attribute in current
+            if wanted is ABSENT:
+                if present:
+                    return False
+            elif not present or current is None or current[attribute] != _dynamo_like(wanted):
+                return False
+        return True
+
+    def transact(self, operations: Sequence[Operation]) -> None:
+        self.calls.append("TransactWriteItems")
+        idents = [self._ident(op.item if isinstance(op, Put) else op.key) for op in operations]
+        if len(set(idents)) != len(idents):
+            raise ValueError("a transaction may touch each item once")  # as DynamoDB's ValidationException
+        failed = [
+            n for n, op in enumerate(operations)
+            if isinstance(op, Put) and not self._holds(self.items.get(idents[n]), op.expect)
+        ]
+        if failed:
+            raise ConditionFailed(failed)
+        for ident, op in zip(idents, operations, strict=True):
+            if isinstance(op, Put):
+                self.items[ident] = _dynamo_like(op.item)
+            else:
+                self._apply_add(ident, op.key, op.add, op.set)
+
+    def _apply_add(self, ident: tuple[str, str], key: Key, add: dict[str, int], values: dict[str, Any]) -> Item:
+        item = self.items.setdefault(ident, dict(key))
+        for attribute, amount in add.items():
+            item[attribute] = Decimal(item.get(attribute, 0)) + amount
+        item.update(_dynamo_like(values))
+        return copy.deepcopy(item)
+
+    def add(self, key: Key, add: dict[str, int], set_values: dict[str, Any] | None = None) -> Item:
+        self.calls.append("UpdateItem")
+        return self._apply_add(self._ident(key), key, add, set_values or {})
+
+    def all_items(self) -> Iterable[Item]:
+        """For tests only: everything stored."""
+        return self.items.values()

@@ -1,0 +1,157 @@
+"""Translation between domain objects and table items (plain dicts); shared by the DynamoDB and
+in-memory repositories so both store exactly the same shapes."""
+from __future__ import annotations
+
+from dataclasses import asdict, fields
+from typing import Any
+
+from chalicelib.adapters import keys
+from chalicelib.domain.customers import Customer
+from chalicelib.domain.tickets import (
+    AckState,
+    Attachment,
+    Channel,
+    Direction,
+    Message,
+    Ticket,
+    TicketEvent,
+    TicketStatus,
+)
+from chalicelib.ports import Identity, InboundRecord, MessageIdEntry, QuarantineRecord
+
+Item = dict[str, Any]
+INBOUND_TTL_SECONDS = 14 * 24 * 3600
+
+
+def _without_none(values: dict[str, Any]) -> Item:
+    return {k: v for k, v in values.items() if v is not None and v != [] and v != {}}
+
+
+def ticket_item(ticket: Ticket) -> Item:
+    item = _without_none(asdict(ticket))
+    item.update(keys.ticket(ticket.id))
+    item["entity"] = "ticket"
+    item["status"] = ticket.status.value
+    item["channel"] = ticket.channel.value
+    item["ack_state"] = ticket.ack_state.value
+    item.update(keys.inbox_index(ticket.queue, ticket.status.value, ticket.last_activity_at, ticket.id))
+    item.update(keys.customer_index(ticket.customer_id, ticket.created_at, ticket.id))
+    return item
+
+
+_TICKET_FIELDS = {f.name for f in fields(Ticket)}
+
+
+def ticket_from_item(item: Item) -> Ticket:
+    values = {k: v for k, v in item.items() if k in _TICKET_FIELDS}
+    values["status"] = TicketStatus(values["status"])
+    values["channel"] = Channel(values["channel"])
+    values["ack_state"] = AckState(values.get("ack_state", AckState.NONE.value))
+    values["number"] = int(values["number"])
+    values["version"] = int(values["version"])
+    values["tags"] = list(values.get("tags", []))
+    return Ticket(**values)
+
+
+def message_item(message: Message) -> Item:
+    item = _without_none(asdict(message))
+    item.update(keys.message(message.ticket_id, message.created_at, message.id))
+    item["entity"] = "message"
+    item["direction"] = message.direction.value
+    item["channel"] = message.channel.value
+    item["internal"] = message.internal
+    item["automated"] = message.automated
+    return item
+
+
+_MESSAGE_FIELDS = {f.name for f in fields(Message)}
+
+
+def message_from_item(item: Item) -> Message:
+    values = {k: v for k, v in item.items() if k in _MESSAGE_FIELDS}
+    values["direction"] = Direction(values["direction"])
+    values["channel"] = Channel(values["channel"])
+    values["attachments"] = [
+        Attachment(**{**a, "size": int(a["size"])}) for a in values.get("attachments", [])
+    ]
+    return Message(**values)
+
+
+def event_item(event: TicketEvent) -> Item:
+    item = _without_none(asdict(event))
+    item.update(keys.event(event.ticket_id, event.at, event.id))
+    item["entity"] = "event"
+    return item
+
+
+def event_from_item(item: Item) -> TicketEvent:
+    return TicketEvent(
+        id=item["id"], ticket_id=item["ticket_id"], at=item["at"], type=item["type"],
+        actor=item["actor"], data=dict(item.get("data", {})),
+    )
+
+
+def customer_item(customer: Customer) -> Item:
+    item = _without_none(asdict(customer))
+    item.update(keys.customer(customer.id))
+    item["entity"] = "customer"
+    item["name"] = customer.name
+    return item
+
+
+def customer_from_item(item: Item) -> Customer:
+    return Customer(
+        id=item["id"], name=item.get("name", ""), emails=list(item.get("emails", [])),
+        phones=list(item.get("phones", [])), created_at=item.get("created_at", ""),
+        version=int(item.get("version", 1)),
+    )
+
+
+def identity_item(identity: Identity) -> Item:
+    item: Item = {**keys.identity(identity.kind, identity.value), "entity": "identity"}
+    item.update(kind=identity.kind, value=identity.value, customer_id=identity.customer_id)
+    if identity.undeliverable:
+        item["undeliverable"] = True
+    return item
+
+
+def identity_from_item(item: Item) -> Identity:
+    return Identity(
+        kind=item["kind"], value=item["value"], customer_id=item["customer_id"],
+        undeliverable=bool(item.get("undeliverable", False)),
+    )
+
+
+def message_id_item(entry: MessageIdEntry) -> Item:
+    item: Item = {**keys.message_id(entry.message_id), "entity": "message_id"}
+    item.update(message_id=entry.message_id, ticket_id=entry.ticket_id, kind=entry.kind)
+    if entry.sender_hash:
+        item["sender_hash"] = entry.sender_hash
+    return item
+
+
+def message_id_from_item(item: Item) -> MessageIdEntry:
+    return MessageIdEntry(
+        message_id=item["message_id"], ticket_id=item["ticket_id"], kind=item["kind"],
+        sender_hash=item.get("sender_hash", ""),
+    )
+
+
+def inbound_item(record: InboundRecord, at: str, expires_at: int) -> Item:
+    item: Item = {**keys.inbound(record.source, record.source_id), "entity": "inbound"}
+    item.update(_without_none(asdict(record)))
+    item.update(at=at, expires_at=expires_at)
+    return item
+
+
+def inbound_from_item(item: Item) -> InboundRecord:
+    return InboundRecord(
+        source=item["source"], source_id=item["source_id"], state=item["state"],
+        ticket_id=item.get("ticket_id"), reason=item.get("reason"),
+    )
+
+
+def quarantine_item(record: QuarantineRecord) -> Item:
+    item: Item = {**keys.quarantine(record.at, record.id), "entity": "quarantine"}
+    item.update(_without_none(asdict(record)))
+    return item

@@ -1,0 +1,60 @@
+"""S3 implementation of the BlobStore port."""
+from __future__ import annotations
+
+from typing import Any
+
+from chalicelib.domain.errors import InvalidInput, NotFound
+
+
+def split_location(location: str, default_bucket: str) -> tuple[str, str]:
+    if location.startswith("s3://"):
+        bucket, _, key = location[5:].partition("/")
+        return bucket, key
+    return default_bucket, location
+
+
+class S3BlobStore:
+    def __init__(self, client: Any, bucket: str) -> None:
+        self._client = client
+        self._bucket = bucket
+
+    def read(self, location: str, max_bytes: int) -> bytes:
+        bucket, key = split_location(location, self._bucket)
+        try:
+            response = self._client.get_object(Bucket=bucket, Key=key)
+        except self._client.exceptions.NoSuchKey as exc:
+            raise NotFound(f"no object at {location}") from exc
+        if int(response.get("ContentLength", 0)) > max_bytes:
+            response["Body"].close()
+            raise InvalidInput(f"object larger than {max_bytes} bytes")
+        data: bytes = response["Body"].read()
+        return data
+
+    def put(self, key: str, data: bytes, content_type: str) -> str:
+        self._client.put_object(
+            Bucket=self._bucket, Key=key, Body=data, ContentType=content_type,
+            ServerSideEncryption="AES256",
+        )
+        return f"s3://{self._bucket}/{key}"
+
+
+class InMemoryBlobStore:
+    """BlobStore twin for tests and benchmarks."""
+
+    def __init__(self, bucket: str = "memory") -> None:
+        self.bucket = bucket
+        self.objects: dict[str, bytes] = {}
+
+    def read(self, location: str, max_bytes: int) -> bytes:
+        if location not in self.objects and not location.startswith("s3://"):
+            location = f"s3://{self.bucket}/{location}"
+        if location not in self.objects:
+            raise NotFound(f"no object at {location}")
+        if len(self.objects[location]) > max_bytes:
+            raise InvalidInput(f"object larger than {max_bytes} bytes")
+        return self.objects[location]
+
+    def put(self, key: str, data: bytes, content_type: str) -> str:
+        location = f"s3://{self.bucket}/{key}"
+        self.objects[location] = bytes(data)
+        return location

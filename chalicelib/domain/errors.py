@@ -1,0 +1,30 @@
+"""Domain errors: what can go wrong in ShopDesk's own terms, mapped to HTTP or retries at the edges."""
+from __future__ import annotations
+
+
+class DomainError(Exception):
+    """Base of every error ShopDesk raises on purpose."""
+
+
+class NotFound(DomainError):
+    """The thing asked for does not exist."""
+
+
+class VersionConflict(DomainError):
+    """An update was based on a stale version; the caller must re-read and decide again."""
+
+
+class AlreadyExists(DomainError):
+    """A write that must be the first of its kind found one already there."""
+
+
+class InvalidInput(DomainError):
+    """Input from outside is malformed; `field` names the culprit when there is one."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class TransientFailure(DomainError):
+    """A dependency failed in a way a retry may cure; handlers let it propagate so Lambda retries."""

@@ -1,0 +1,130 @@
+"""Tickets, messages, attachments and events, and the workflow rules that move a ticket's status."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+
+class TicketStatus(StrEnum):
+    NEW = "new"
+    OPEN = "open"
+    PENDING = "pending"  # waiting on the customer; SLA clock paused
+    RESOLVED = "resolved"  # customer asked to confirm
+    CLOSED = "closed"
+    SPAM = "spam"
+
+
+class Channel(StrEnum):
+    EMAIL = "email"
+    SMS = "sms"
+    WEB = "web"
+    PHONE = "phone"
+
+
+class Direction(StrEnum):
+    INBOUND = "inbound"
+    OUTBOUND = "outbound"
+
+
+class AckState(StrEnum):
+    NONE = "none"  # no acknowledgement due (follow-up, automated, spam)
+    PENDING = "pending"  # due and not yet confirmed sent
+    SENT = "sent"
+    SKIPPED = "skipped"  # due but withheld (rate limit, undeliverable); reason on the ticket
+
+
+@dataclass
+class Attachment:
+    filename: str
+    content_type: str
+    size: int
+    key: str  # blob-store key
+    disposition: str = "attachment"
+    content_id: str = ""
+
+
+@dataclass
+class Message:
+    id: str
+    ticket_id: str
+    created_at: str
+    direction: Direction
+    channel: Channel
+    from_address: str
+    from_name: str = ""
+    to: list[str] = field(default_factory=list)
+    cc: list[str] = field(default_factory=list)
+    subject: str = ""
+    body_text: str = ""
+    visible_text: str = ""
+    body_html: str | None = None
+    attachments: list[Attachment] = field(default_factory=list)
+    internal: bool = False
+    automated: bool = False
+    automated_reason: str | None = None
+    auth: dict[str, str] = field(default_factory=dict)  # spf/dkim/dmarc/spam/virus verdicts
+    header_message_id: str | None = None
+    provider_message_id: str | None = None  # SES message id (inbound receipt or outbound send)
+    raw_key: str | None = None  # where the raw MIME lives, so nothing received is lost
+    body_key: str | None = None  # set when the body was too large for the item and lives in the blob store
+
+
+@dataclass
+class TicketEvent:
+    id: str
+    ticket_id: str
+    at: str
+    type: str
+    actor: str  # "customer", "system", or a user id
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Ticket:
+    id: str
+    number: int
+    subject: str
+    status: TicketStatus
+    queue: str
+    channel: Channel
+    customer_id: str
+    created_at: str
+    updated_at: str
+    last_activity_at: str
+    priority: str = "normal"
+    assignee: str | None = None
+    tags: list[str] = field(default_factory=list)
+    customer_email: str | None = None
+    customer_name: str = ""
+    linked_ticket_id: str | None = None
+    ack_state: AckState = AckState.NONE
+    ack_reason: str | None = None
+    first_response_due_at: str | None = None
+    resolved_at: str | None = None
+    closed_at: str | None = None
+    version: int = 1
+
+
+_CONFIRMATIONS = {
+    "yes", "y", "yes thanks", "yes thank you", "yes please close", "yes solved", "solved", "resolved",
+    "ja", "oui", "si", "sí", "sim", "yes it is", "yes it is solved", "yes all good", "all good",
+}
+
+
+def is_confirmation(visible_text: str) -> bool:
+    """A customer's short "yes" to "is this solved?"; anything longer or different reopens."""
+    words = re.sub(r"[^\w\s]", " ", visible_text.lower()).split()
+    return 0 < len(words) <= 6 and " ".join(words) in _CONFIRMATIONS
+
+
+def status_after_customer_message(
+    status: TicketStatus, *, automated: bool, confirms: bool
+) -> TicketStatus:
+    """Where a ticket goes when its customer writes again (machines never move a ticket)."""
+    if automated or status in (TicketStatus.SPAM, TicketStatus.NEW, TicketStatus.OPEN):
+        return status
+    if status is TicketStatus.RESOLVED and confirms:
+        return TicketStatus.CLOSED
+    return TicketStatus.OPEN

@@ -1,0 +1,1 @@
+"""Email channel codecs: MIME parsing, HTML handling, reply trimming, loop detection, building mail."""

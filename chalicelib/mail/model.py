@@ -1,0 +1,82 @@
+"""What ShopDesk keeps of one parsed inbound email: the value the parser returns and services consume."""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+@dataclass(frozen=True)
+class Address:
+    """One mailbox: the address as written (lower-cased, IDNA-safe) and its display name."""
+
+    email: str
+    name: str = ""
+
+
+@dataclass
+class AttachmentPart:
+    """One attachment, inline image or forwarded message found in a mail.
+
+    `open_payload` returns the decoded bytes when called, so a large attachment is decoded
+    once, just before it is streamed to storage, and can be released right after.
+    """
+
+    filename: str
+    content_type: str
+    size: int
+    disposition: str  # "attachment" | "inline"
+    content_id: str
+    open_payload: Callable[[], bytes] = field(repr=False)
+
+
+@dataclass
+class BounceReport:
+    """A delivery-status report (RFC 3464): who could not be reached and which mail it concerns."""
+
+    failed_recipients: list[str]
+    original_message_id: str | None
+    action: str  # "failed" | "delayed" | ...
+    status: str  # e.g. "5.1.1"
+
+
+@dataclass
+class ParsedEmail:
+    """An inbound email, decoded. Every text field is str, never raises on access."""
+
+    message_id: str | None  # without angle brackets
+    in_reply_to: list[str]  # without angle brackets
+    references: list[str]  # without angle brackets, in header order (oldest first)
+    sender: Address | None  # From (first mailbox)
+    reply_to: list[Address]
+    to: list[Address]
+    cc: list[Address]
+    subject: str
+    date: datetime | None  # aware, UTC when the header had no zone
+    text: str  # full plain text (from text/plain, or converted from HTML)
+    visible_text: str  # text with quoted history and signature trimmed
+    html: str | None  # sanitized HTML, safe to show in an agent's browser
+    attachments: list[AttachmentPart]
+    headers: dict[str, list[str]]  # lower-cased header name -> decoded values (for loop detection)
+    return_path: str | None  # "" for the null sender <>
+    bounce: BounceReport | None
+    defects: list[str]  # parser defects worth recording (never fatal)
+
+
+class MailLimitExceeded(Exception):
+    """A mail breaks a size, count or depth limit; it is quarantined with this reason, not failed."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class MailLimits:
+    """Bounds that keep a hostile or broken mail from exhausting the function."""
+
+    max_bytes: int = 40 * 1024 * 1024  # SES accepts up to 40 MB
+    max_parts: int = 200
+    max_depth: int = 12
+    max_attachments: int = 50
+    max_header_bytes: int = 256 * 1024

@@ -1,0 +1,108 @@
+"""The one place that builds real objects, lazily, once per process; tests override any of them."""
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import lru_cache
+from typing import Any
+
+from chalicelib.config import Settings, settings
+
+_overrides: dict[str, Any] = {}
+
+
+def _override_or(name: str, build: Any) -> Any:
+    return _overrides[name] if name in _overrides else build()
+
+
+@contextmanager
+def overridden(**objects: Any) -> Iterator[None]:
+    """Replaces wired objects (settings, repository, blobs, mail, clock, calendar) within a block."""
+    saved = dict(_overrides)
+    _overrides.update(objects)
+    try:
+        yield
+    finally:
+        _overrides.clear()
+        _overrides.update(saved)
+
+
+def reset() -> None:
+    """Forgets every built object (tests start each case with a fresh moto backend)."""
+    from chalicelib.adapters.aws import reset_clients
+
+    _overrides.clear()
+    for cached in (_store, _blobs, _mail, _calendar):
+        cached.cache_clear()
+    settings.cache_clear()
+    reset_clients()
+
+
+def current_settings() -> Settings:
+    return _override_or("settings", settings)
+
+
+@lru_cache(maxsize=1)
+def _store() -> Any:
+    from chalicelib.adapters.aws import client
+    from chalicelib.adapters.dynamo_store import DynamoItemStore
+
+    config = current_settings()
+    return DynamoItemStore(client("dynamodb", config.region), config.table_name)
+
+
+def repository() -> Any:
+    from chalicelib.adapters.table_repository import TableRepository
+
+    return _override_or("repository", lambda: TableRepository(_store()))
+
+
+@lru_cache(maxsize=1)
+def _blobs() -> Any:
+    from chalicelib.adapters.aws import client
+    from chalicelib.adapters.s3_blobs import S3BlobStore
+
+    config = current_settings()
+    return S3BlobStore(client("s3", config.region), config.raw_mail_bucket)
+
+
+def blobs() -> Any:
+    return _override_or("blobs", _blobs)
+
+
+@lru_cache(maxsize=1)
+def _mail() -> Any:
+    from chalicelib.adapters.aws import client
+    from chalicelib.adapters.ses_mail import SesMailSender
+
+    config = current_settings()
+    return SesMailSender(client("ses", config.region), config.region)
+
+
+def mail_sender() -> Any:
+    return _override_or("mail", _mail)
+
+
+def clock() -> Any:
+    from chalicelib.adapters.clock import SystemClock
+
+    return _override_or("clock", SystemClock)
+
+
+@lru_cache(maxsize=1)
+def _calendar() -> Any:
+    from chalicelib.adapters.holiday_calendar import business_calendar
+
+    config = current_settings()
+    return business_calendar(config.time_zone, config.business_hours)
+
+
+def calendar() -> Any:
+    return _override_or("calendar", _calendar)
+
+
+def email_ingest_deps() -> Any:
+    from chalicelib.services.ingest_email import EmailIngestDeps
+
+    return EmailIngestDeps(repository=repository(), blobs=blobs(), mail=mail_sender(), clock=clock(),
+                           calendar=calendar(), settings=current_settings())

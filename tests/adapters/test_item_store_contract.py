@@ -1,0 +1,90 @@
+"""One contract for the ItemStore port, run against the in-memory fake and DynamoDB (moto)."""
+from __future__ import annotations
+
+from collections.abc import Iterator
+from decimal import Decimal
+
+import pytest
+
+from chalicelib.adapters.item_store import ABSENT, Add, ConditionFailed, InMemoryItemStore, ItemStore, Put
+
+
+@pytest.fixture(params=["memory", "dynamodb"])
+def store(request: pytest.FixtureRequest) -> Iterator[ItemStore]:
+    if request.param == "memory":
+        yield InMemoryItemStore()
+        return
+    request.getfixturevalue("aws")
+    from chalicelib import wiring
+
+    yield wiring._store()
+
+
+def item(pk: str, sk: str, **values: object) -> dict[str, object]:
+    return {"pk": pk, "sk": sk, **values}
+
+
+def test_put_then_get_returns_numbers_as_decimal(store: ItemStore) -> None:
+    store.transact([Put(item("A", "1", n=3, nested={"size": 5}, flag=True))])
+    found = store.get({"pk": "A", "sk": "1"})
+    assert found == {"pk": "A", "sk": "1", "n": Decimal(3), "nested": {"size": Decimal(5)}, "flag": True}
+
+
+def test_get_missing_is_none(store: ItemStore) -> None:
+    assert store.get({"pk": "nope", "sk": "x"}) is None
+
+
+def test_conditional_put_refuses_existing_item_and_writes_nothing(store: ItemStore) -> None:
+    store.transact([Put(item("A", "1", v=1))])
+    with pytest.raises(ConditionFailed) as failure:
+        store.transact([Put(item("B", "1")), Put(item("A", "1", v=2), {"pk": ABSENT})])
+    assert failure.value.indexes == [1]
+    assert store.get({"pk": "B", "sk": "1"}) is None  # all or nothing
+    assert store.get({"pk": "A", "sk": "1"})["v"] == 1  # type: ignore[index]
+
+
+def test_version_condition(store: ItemStore) -> None:
+    store.transact([Put(item("T", "1", version=1))])
+    store.transact([Put(item("T", "1", version=2), {"version": 1})])
+    with pytest.raises(ConditionFailed):
+        store.transact([Put(item("T", "1", version=3), {"version": 1})])
+
+
+def test_add_creates_and_increments(store: ItemStore) -> None:
+    assert store.add({"pk": "C", "sk": "C"}, {"count": 1})["count"] == 1
+    store.transact([Add({"pk": "C", "sk": "C"}, {"count": 2}, {"expires_at": 10})])
+    assert store.get({"pk": "C", "sk": "C"}) == {"pk": "C", "sk": "C", "count": 3, "expires_at": 10}
+
+
+def test_batch_get_returns_found_items_only(store: ItemStore) -> None:
+    store.transact([Put(item("A", "1")), Put(item("B", "1"))])
+    found = store.batch_get([{"pk": "A", "sk": "1"}, {"pk": "B", "sk": "1"}, {"pk": "Z", "sk": "1"}])
+    assert sorted(i["pk"] for i in found) == ["A", "B"]
+
+
+def test_batch_get_over_one_hundred_keys(store: ItemStore) -> None:
+    for start in range(0, 150, 25):
+        store.transact([Put(item(f"K{n}", "1")) for n in range(start, start + 25)])
+    found = store.batch_get([{"pk": f"K{n}", "sk": "1"} for n in range(150)])
+    assert len(found) == 150
+
+
+def test_query_by_prefix_pages_in_order(store: ItemStore) -> None:
+    store.transact([Put(item("P", f"MSG#{n}")) for n in range(5)] + [Put(item("P", "EVT#1"))])
+    first, start = store.query("P", "MSG#", limit=3)
+    assert [i["sk"] for i in first] == ["MSG#0", "MSG#1", "MSG#2"]
+    assert start is not None
+    rest, _ = store.query("P", "MSG#", limit=3, start_after=start)
+    assert [i["sk"] for i in rest] == ["MSG#3", "MSG#4"]
+    backwards, _ = store.query("P", "MSG#", forward=False)
+    assert backwards[0]["sk"] == "MSG#4"
+
+
+def test_query_on_index(store: ItemStore) -> None:
+    store.transact([
+        Put(item("TICKET#1", "TICKET", gsi2pk="CUSTOMER#c", gsi2sk="2026-01-02#1")),
+        Put(item("TICKET#2", "TICKET", gsi2pk="CUSTOMER#c", gsi2sk="2026-01-01#2")),
+        Put(item("TICKET#3", "TICKET", gsi2pk="CUSTOMER#d", gsi2sk="2026-01-01#3")),
+    ])
+    found, _ = store.query("CUSTOMER#c", index="gsi2", forward=False)
+    assert [i["pk"] for i in found] == ["TICKET#1", "TICKET#2"]

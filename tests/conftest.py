@@ -1,0 +1,67 @@
+"""Shared fixtures: an offline AWS (moto) with ShopDesk's resources, and a fixed clock."""
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+# Before anything builds a client: no real credentials, no real endpoints.
+os.environ.update(
+    AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing", AWS_SECURITY_TOKEN="testing",
+    AWS_SESSION_TOKEN="testing", AWS_DEFAULT_REGION="eu-central-1", AWS_REGION="eu-central-1",
+    SHOPDESK_STAGE="test", POWERTOOLS_METRICS_NAMESPACE="ShopDesk", POWERTOOLS_SERVICE_NAME="shopdesk",
+)
+os.environ.pop("AWS_ENDPOINT_URL", None)
+os.environ.pop("AWS_PROFILE", None)
+
+ROOT = Path(__file__).resolve().parents[1]
+EVENTS = ROOT / "tests" / "events"
+SHARED_CORPUS = ROOT.parent / "shared" / "corpus"
+REGION = "eu-central-1"
+STORE_DOMAIN = "shop.example"
+
+
+def provision(region: str = REGION) -> None:
+    """Creates ShopDesk's resources in whatever AWS the clients reach (moto here)."""
+    import boto3
+
+    from chalicelib.config import settings
+    from chalicelib.resources import table_definition
+
+    config = settings()
+    boto3.client("dynamodb", region_name=region).create_table(**table_definition(config.table_name))
+    boto3.client("s3", region_name=region).create_bucket(
+        Bucket=config.raw_mail_bucket, CreateBucketConfiguration={"LocationConstraint": region}
+    )
+    boto3.client("ses", region_name=region).verify_domain_identity(Domain=STORE_DOMAIN)
+
+
+@pytest.fixture
+def aws() -> Iterator[None]:
+    from moto import mock_aws
+
+    from chalicelib import wiring
+
+    wiring.reset()
+    with mock_aws():
+        provision()
+        yield
+    wiring.reset()
+
+
+@pytest.fixture
+def fixed_now() -> datetime:
+    # A Tuesday, 10:00 in Berlin.
+    return datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
+
+
+def sent_emails(region: str = REGION) -> list[Any]:
+    """What moto's SES recorded as sent (raw messages)."""
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.ses.models import ses_backends
+
+    return list(ses_backends[DEFAULT_ACCOUNT_ID][region].sent_messages)
