@@ -35,6 +35,17 @@ class BusinessHoursSettings:
 
 
 @dataclass(frozen=True)
+class AuthSettings:
+    """Where the API's JWT verification keys come from: Cognito's JWKS when deployed, a local
+    public key (PEM) in tests and the local stack. Verification is the same code either way."""
+
+    issuer: str = "shopdesk-local"
+    audience: str = "shopdesk"
+    jwks_url: str | None = None
+    public_key_pem: str | None = None
+
+
+@dataclass(frozen=True)
 class Settings:
     """Everything that varies by stage or store. Built once per cold start."""
 
@@ -51,6 +62,7 @@ class Settings:
     acks_per_sender_per_hour: int = 3
     max_mail_bytes: int = 40 * 1024 * 1024
     log_level: str = "INFO"
+    auth: AuthSettings = field(default_factory=lambda: AuthSettings())
 
     @property
     def names(self) -> ResourceNames:
@@ -97,6 +109,24 @@ def _parse_hours(raw: str | None) -> Mapping[int, tuple[tuple[str, str], ...]] |
         raise SettingsError("SHOPDESK_BUSINESS_HOURS must map weekday -> [[open, close], ...]") from exc
 
 
+def _auth_settings(env: Mapping[str, str]) -> AuthSettings:
+    pem = env.get("SHOPDESK_JWT_PUBLIC_KEY") or None
+    key_file = env.get("SHOPDESK_JWT_PUBLIC_KEY_FILE")
+    if not pem and key_file:
+        try:
+            with open(key_file, encoding="ascii") as handle:
+                pem = handle.read()
+        except OSError as exc:
+            raise SettingsError(f"SHOPDESK_JWT_PUBLIC_KEY_FILE unreadable: {exc.strerror}") from exc
+    pool, region = env.get("SHOPDESK_USER_POOL_ID"), env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION")
+    if pool and region:
+        issuer = f"https://cognito-idp.{region}.amazonaws.com/{pool}"
+        return AuthSettings(issuer=issuer, audience=env.get("SHOPDESK_USER_POOL_CLIENT_ID", ""),
+                            jwks_url=f"{issuer}/.well-known/jwks.json", public_key_pem=pem)
+    return AuthSettings(issuer=env.get("SHOPDESK_JWT_ISSUER", "shopdesk-local"),
+                        audience=env.get("SHOPDESK_JWT_AUDIENCE", "shopdesk"), public_key_pem=pem)
+
+
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     env = os.environ if environ is None else environ
     stage = stage_from_env(env)
@@ -113,6 +143,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         holiday_subdivision=env.get("SHOPDESK_HOLIDAY_SUBDIVISION") or None,
         closed_dates=tuple(d for d in env.get("SHOPDESK_CLOSED_DATES", "").split(",") if d),
     )
+    auth = _auth_settings(env)
     try:
         return Settings(
             stage=stage,
@@ -127,6 +158,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             reopen_window_days=int(env.get("SHOPDESK_REOPEN_WINDOW_DAYS", "30")),
             acks_per_sender_per_hour=int(env.get("SHOPDESK_ACKS_PER_SENDER_PER_HOUR", "3")),
             log_level=env.get("POWERTOOLS_LOG_LEVEL", "INFO"),
+            auth=auth,
         )
     except ValueError as exc:
         raise SettingsError(f"invalid numeric setting: {exc}") from exc

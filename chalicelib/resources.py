@@ -9,13 +9,17 @@ APP_NAME = "shopdesk"
 # Attribute names of the single table and its indexes; key builders live in adapters/keys.py.
 PK, SK = "pk", "sk"
 TTL_ATTRIBUTE = "expires_at"
-INBOX_INDEX = "gsi1"  # queue/status -> tickets by last activity
-CUSTOMER_INDEX = "gsi2"  # customer -> tickets by creation
-DUE_INDEX = "gsi3"  # sparse, sharded: DUE#<shard> -> <due-at>#<ticket>
+QUEUE_INDEX = "gsi1"  # QUEUE#<queue>#<lane> -> tickets by last activity
+CUSTOMER_INDEX = "gsi2"  # CUSTOMER#<id> -> tickets by creation
+DUE_INDEX = "gsi3"  # sparse: DUE#<lane> -> <due-at>#<ticket>, only tickets whose clock runs
+ASSIGNEE_INDEX = "gsi4"  # ASSIGNEE#<user|none>#<lane> -> tickets by last activity
+LANE_INDEX = "gsi5"  # LANE#<lane> -> every ticket of the lane by last activity
 INDEX_KEYS: dict[str, tuple[str, str]] = {
-    INBOX_INDEX: ("gsi1pk", "gsi1sk"),
+    QUEUE_INDEX: ("gsi1pk", "gsi1sk"),
     CUSTOMER_INDEX: ("gsi2pk", "gsi2sk"),
     DUE_INDEX: ("gsi3pk", "gsi3sk"),
+    ASSIGNEE_INDEX: ("gsi4pk", "gsi4sk"),
+    LANE_INDEX: ("gsi5pk", "gsi5sk"),
 }
 
 

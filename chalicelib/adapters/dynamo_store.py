@@ -4,7 +4,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from chalicelib.adapters.item_store import ABSENT, Add, ConditionFailed, Item, Key, Operation, Put
+from chalicelib.adapters.item_store import ABSENT, Add, ConditionFailed, Filter, Item, Key, Operation, Put
 from chalicelib.domain.errors import TransientFailure
 from chalicelib.resources import INDEX_KEYS, PK, SK
 
@@ -58,15 +58,23 @@ class DynamoItemStore:
         forward: bool = True,
         limit: int | None = None,
         start_after: Key | None = None,
+        filters: Sequence[Filter] = (),
+        sk_before: str | None = None,
     ) -> tuple[list[Item], Key | None]:
         pk_attr, sk_attr = INDEX_KEYS[index] if index else (PK, SK)
         names = {"#pk": pk_attr}
         values: dict[str, Any] = {":pk": {"S": partition}}
         condition = "#pk = :pk"
+        if sk_prefix and sk_before is not None:
+            raise ValueError("a query takes a prefix or an upper bound, not both")
         if sk_prefix:
             names["#sk"] = sk_attr
             values[":prefix"] = {"S": sk_prefix}
             condition += " AND begins_with(#sk, :prefix)"
+        if sk_before is not None:
+            names["#sk"] = sk_attr
+            values[":before"] = {"S": sk_before}
+            condition += " AND #sk < :before"
         arguments: dict[str, Any] = {
             "TableName": self._table,
             "KeyConditionExpression": condition,
@@ -74,6 +82,8 @@ class DynamoItemStore:
             "ExpressionAttributeValues": values,
             "ScanIndexForward": forward,
         }
+        if filters:
+            arguments["FilterExpression"] = self._filter_expression(filters, names, values)
         if index:
             arguments["IndexName"] = index
         else:
@@ -85,6 +95,26 @@ class DynamoItemStore:
         response = self._client.query(**arguments)
         last = response.get("LastEvaluatedKey")
         return [self._load(i) for i in response.get("Items", [])], (self._load(last) if last else None)
+
+    def _filter_expression(self, filters: Sequence[Filter], names: dict[str, str], values: dict[str, Any]) -> str:
+        parts = []
+        for n, condition in enumerate(filters):
+            name = f"#f{n}"
+            names[name] = condition.attribute
+            if condition.op == "absent":
+                parts.append(f"attribute_not_exists({name})")
+            elif condition.op == "in":
+                options = []
+                for m, option in enumerate(condition.value):
+                    values[f":f{n}_{m}"] = self._serializer.serialize(option)
+                    options.append(f":f{n}_{m}")
+                parts.append(f"{name} IN ({', '.join(options)})")
+            else:
+                values[f":f{n}"] = self._serializer.serialize(condition.value)
+                expression = {"eq": "{a} = {v}", "contains": "contains({a}, {v})", "lt": "{a} < {v}",
+                              "ge": "{a} >= {v}"}[condition.op]
+                parts.append(expression.format(a=name, v=f":f{n}"))
+        return " AND ".join(parts)
 
     def _condition(self, expect: dict[str, Any]) -> dict[str, Any]:
         if not expect:

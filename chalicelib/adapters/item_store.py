@@ -42,6 +42,35 @@ class Add:
 Operation = Put | Add
 
 
+@dataclass(frozen=True)
+class Filter:
+    """A condition on a non-key attribute, applied after the key condition (as DynamoDB does:
+    `limit` counts items read, so a filtered page may hold fewer items than the limit)."""
+
+    attribute: str
+    op: str  # "eq" | "in" | "contains" | "lt" | "ge" | "absent"
+    value: Any = None
+
+    def matches(self, item: Item) -> bool:
+        present = self.attribute in item
+        current = item.get(self.attribute)
+        if self.op == "absent":
+            return not present
+        if not present:
+            return False
+        if self.op == "eq":
+            return bool(current == _dynamo_like(self.value))
+        if self.op == "in":
+            return current in [_dynamo_like(v) for v in self.value]
+        if self.op == "contains":
+            return isinstance(current, list | set | str) and self.value in current
+        if self.op == "lt":
+            return bool(current < _dynamo_like(self.value))
+        if self.op == "ge":
+            return bool(current >= _dynamo_like(self.value))
+        raise ValueError(f"unknown filter op {self.op}")
+
+
 class ConditionFailed(Exception):
     """A transaction was refused because the conditions at `indexes` did not hold."""
 
@@ -64,7 +93,12 @@ class ItemStore(Protocol):
         forward: bool = True,
         limit: int | None = None,
         start_after: Key | None = None,
-    ) -> tuple[list[Item], Key | None]: ...
+        filters: Sequence[Filter] = (),
+        sk_before: str | None = None,
+    ) -> tuple[list[Item], Key | None]:
+        """Items of one partition (of the table or an index) in sort-key order; `sk_before` keeps
+        sort keys strictly below a bound. Returns the page and the key to continue after, if any."""
+        ...
 
     def transact(self, operations: Sequence[Operation]) -> None: ...
 
@@ -116,6 +150,8 @@ class InMemoryItemStore:
         forward: bool = True,
         limit: int | None = None,
         start_after: Key | None = None,
+        filters: Sequence[Filter] = (),
+        sk_before: str | None = None,
     ) -> tuple[list[Item], Key | None]:
         self.calls.append("Query")
         pk_attr, sk_attr = INDEX_KEYS[index] if index else (PK, SK)
@@ -123,8 +159,9 @@ class InMemoryItemStore:
             (
                 item
                 for item in self.items.values()
-                if item.get(pk_attr) == partition and str(item.get(sk_attr, "")).startswith(sk_prefix)
-                and sk_attr in item
+                if item.get(pk_attr) == partition and sk_attr in item
+                and str(item[sk_attr]).startswith(sk_prefix)
+                and (sk_before is None or str(item[sk_attr]) < sk_before)
             ),
             key=lambda item: (item[sk_attr], item[PK], item[SK]),
             reverse=not forward,
@@ -140,7 +177,8 @@ class InMemoryItemStore:
         if limit and len(matches) > limit:
             tail = page[-1]
             last = {PK: tail[PK], SK: tail[SK], sk_attr: tail[sk_attr], pk_attr: tail[pk_attr]}
-        return [copy.deepcopy(i) for i in page], last
+        kept = [i for i in page if all(f.matches(i) for f in filters)]
+        return [copy.deepcopy(i) for i in kept], last
 
     def _holds(self, current: Item | None, expect: dict[str, Any]) -> bool:
         for attribute, wanted in expect.items():

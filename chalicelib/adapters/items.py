@@ -34,8 +34,11 @@ def ticket_item(ticket: Ticket) -> Item:
     item["status"] = ticket.status.value
     item["channel"] = ticket.channel.value
     item["ack_state"] = ticket.ack_state.value
-    item.update(keys.inbox_index(ticket.queue, ticket.status.value, ticket.last_activity_at, ticket.id))
-    item.update(keys.customer_index(ticket.customer_id, ticket.created_at, ticket.id))
+    item.update(keys.ticket_index_keys(
+        ticket_id=ticket.id, queue=ticket.queue, lane=ticket.status.lane, customer_id=ticket.customer_id,
+        assignee=ticket.assignee, created_at=ticket.created_at, last_activity_at=ticket.last_activity_at,
+        due_at=ticket.sla_due_at,
+    ))
     return item
 
 

@@ -64,12 +64,40 @@ def quarantine(at: str, item_id: str) -> Key:
 
 
 # ---- index keys --------------------------------------------------------------------------------
-def inbox_index(queue: str, status: str, last_activity_at: str, ticket_id: str) -> Key:
-    return {"gsi1pk": f"QUEUE#{queue}#{status}", "gsi1sk": f"{last_activity_at}#{ticket_id}"}
+def queue_partition(queue: str, lane: str) -> str:
+    return f"QUEUE#{queue}#{lane}"
 
 
-def customer_index(customer_id: str, created_at: str, ticket_id: str) -> Key:
-    return {"gsi2pk": f"CUSTOMER#{customer_id}", "gsi2sk": f"{created_at}#{ticket_id}"}
+def customer_partition(customer_id: str) -> str:
+    return f"CUSTOMER#{customer_id}"
+
+
+def assignee_partition(assignee: str | None, lane: str) -> str:
+    return f"ASSIGNEE#{assignee or 'none'}#{lane}"
+
+
+def lane_partition(lane: str) -> str:
+    return f"LANE#{lane}"
+
+
+DUE_PARTITION = "DUE"
+
+
+def ticket_index_keys(
+    *, ticket_id: str, queue: str, lane: str, customer_id: str, assignee: str | None,
+    created_at: str, last_activity_at: str, due_at: str | None,
+) -> dict[str, str]:
+    """Every index entry of a ticket; the due entry exists only while its clock runs (sparse)."""
+    activity = f"{last_activity_at}#{ticket_id}"
+    entries = {
+        "gsi1pk": queue_partition(queue, lane), "gsi1sk": activity,
+        "gsi2pk": customer_partition(customer_id), "gsi2sk": f"{created_at}#{ticket_id}",
+        "gsi4pk": assignee_partition(assignee, lane), "gsi4sk": activity,
+        "gsi5pk": lane_partition(lane), "gsi5sk": activity,
+    }
+    if due_at:
+        entries.update(gsi3pk=DUE_PARTITION, gsi3sk=f"{due_at}#{ticket_id}")
+    return entries
 
 
 TICKET_NUMBER_COUNTER = "ticket-number"

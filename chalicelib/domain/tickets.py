@@ -15,6 +15,14 @@ class TicketStatus(StrEnum):
     CLOSED = "closed"
     SPAM = "spam"
 
+    @property
+    def lane(self) -> str:
+        """Inbox views list one lane at a time: work in progress, or the archive."""
+        return "archived" if self in (TicketStatus.CLOSED, TicketStatus.SPAM) else "active"
+
+
+ACTIVE_STATUSES = frozenset(s for s in TicketStatus if s.lane == "active")
+
 
 class Channel(StrEnum):
     EMAIL = "email"
@@ -101,10 +109,20 @@ class Ticket:
     linked_ticket_id: str | None = None
     ack_state: AckState = AckState.NONE
     ack_reason: str | None = None
+    customer_phone: str | None = None
     first_response_due_at: str | None = None
+    first_responded_at: str | None = None
     resolved_at: str | None = None
     closed_at: str | None = None
     version: int = 1
+    merged_into: str | None = None
+
+    @property
+    def sla_due_at(self) -> str | None:
+        """When the running promise falls due; None while no clock runs (answered, waiting, done)."""
+        if self.status in (TicketStatus.NEW, TicketStatus.OPEN) and not self.first_responded_at:
+            return self.first_response_due_at
+        return None
 
 
 _CONFIRMATIONS = {

@@ -88,3 +88,19 @@ def test_query_on_index(store: ItemStore) -> None:
     ])
     found, _ = store.query("CUSTOMER#c", index="gsi2", forward=False)
     assert [i["pk"] for i in found] == ["TICKET#1", "TICKET#2"]
+
+
+def test_query_filters_and_upper_bound(store: ItemStore) -> None:
+    from chalicelib.adapters.item_store import Filter
+
+    store.transact([
+        Put(item("Q", "2026-01-01#a", status="open", tags=["vip"], priority="high")),
+        Put(item("Q", "2026-01-02#b", status="pending", tags=[], priority="normal")),
+        Put(item("Q", "2026-01-03#c", status="open", tags=["vip", "late"], priority="normal")),
+    ])
+    found, _ = store.query("Q", filters=[Filter("status", "in", ["open"]), Filter("tags", "contains", "vip")])
+    assert [i["sk"] for i in found] == ["2026-01-01#a", "2026-01-03#c"]
+    found, _ = store.query("Q", filters=[Filter("priority", "eq", "normal"), Filter("assignee", "absent")])
+    assert [i["sk"] for i in found] == ["2026-01-02#b", "2026-01-03#c"]
+    due, _ = store.query("Q", sk_before="2026-01-03")
+    assert [i["sk"] for i in due] == ["2026-01-01#a", "2026-01-02#b"]

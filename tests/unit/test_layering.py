@@ -1,0 +1,56 @@
+"""Dependencies point inward: domain and services import no AWS or Chalice; `import app` stays light."""
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+FORBIDDEN = ("boto3", "botocore", "chalice", "moto")
+
+
+def imported_modules(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(), filename=str(path))
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names.add(node.module)
+    return names
+
+
+def test_domain_and_services_import_no_aws_or_chalice() -> None:
+    offenders = []
+    for folder in ("domain", "services"):
+        for path in sorted((ROOT / "chalicelib" / folder).rglob("*.py")):
+            bad = {m for m in imported_modules(path) if m.split(".")[0] in FORBIDDEN}
+            if bad:
+                offenders.append(f"{path.relative_to(ROOT)}: {sorted(bad)}")
+    assert offenders == []
+
+
+def test_domain_imports_nothing_outside_the_domain_and_stdlib() -> None:
+    for path in sorted((ROOT / "chalicelib" / "domain").rglob("*.py")):
+        for module in imported_modules(path):
+            if module.startswith("chalicelib"):
+                assert module.startswith("chalicelib.domain"), f"{path.name} imports {module}"
+
+
+def test_only_adapters_build_boto3_clients() -> None:
+    for path in sorted((ROOT / "chalicelib").rglob("*.py")):
+        relative = path.relative_to(ROOT / "chalicelib")
+        if relative.parts[0] in ("adapters", "local"):
+            continue
+        assert not {m for m in imported_modules(path) if m.split(".")[0] in ("boto3", "botocore")}, relative
+
+
+def test_import_app_loads_neither_boto3_nor_powertools() -> None:
+    probe = (
+        "import sys, app; "
+        "heavy = [m for m in ('boto3', 'botocore', 'aws_lambda_powertools', 'jinja2', 'nh3') if m in sys.modules]; "
+        "print(','.join(heavy))"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == ""
