@@ -5,10 +5,12 @@ from typing import Any
 
 from chalice import Chalice
 
+from chalicelib.api.routes import api
 from chalicelib.config import stage_from_env
 from chalicelib.resources import APP_NAME, ResourceNames
 
 app = Chalice(app_name=APP_NAME)
+app.register_blueprint(api)
 _names = ResourceNames(stage_from_env())
 
 

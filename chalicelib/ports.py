@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Protocol
 
 from chalicelib.domain.customers import Customer
+from chalicelib.domain.macros import Macro
 from chalicelib.domain.tickets import Message, Ticket, TicketEvent
 
 
@@ -82,12 +83,13 @@ class NewTicketWrite:
 
 
 @dataclass
-class AppendMessageWrite:
-    """A message added to an existing ticket, which moves to `ticket` (its version is the one read)."""
+class TicketChange:
+    """An existing ticket moves to `ticket` (whose `version` is the one read: the write is
+    conditional on it), with the messages and events that explain the change, atomically."""
 
     ticket: Ticket
-    message: Message
-    events: list[TicketEvent]
+    messages: list[Message] = field(default_factory=list)
+    events: list[TicketEvent] = field(default_factory=list)
     inbound: InboundRecord | None = None
     claim_message_ids: list[MessageIdEntry] = field(default_factory=list)
     undeliverable: list[tuple[str, str]] = field(default_factory=list)  # identities to mark
@@ -116,6 +118,39 @@ class QuarantineRecord:
     sender_hash: str = ""
 
 
+@dataclass(frozen=True)
+class TicketFilter:
+    """What an inbox view asks for; the repository turns it into one Query on one index."""
+
+    lane: str = "active"
+    statuses: tuple[str, ...] = ()  # empty: the whole lane
+    queue: str | None = None
+    assignee: str | None = None  # a user id, or "none" for unassigned
+    priority: str | None = None
+    tag: str | None = None
+    channel: str | None = None
+    customer_id: str | None = None
+    due_before: str | None = None  # only tickets whose running clock fell due before this time
+    sort: str = "activity"  # "activity" (newest first) | "due" (soonest first)
+    limit: int = 25
+    cursor: dict[str, str] | None = None
+
+
+@dataclass
+class TicketPage:
+    tickets: list[Ticket]
+    cursor: dict[str, str] | None
+
+
+@dataclass
+class TicketBundle:
+    """A ticket with its whole thread and history, read together."""
+
+    ticket: Ticket
+    messages: list[Message]
+    events: list[TicketEvent]
+
+
 class TicketRepository(Protocol):
     """Tickets, messages, customers and their indexes. Every write that must go together is atomic;
     conflicting writes raise `VersionConflict` (re-read and decide again) or `AlreadyExists`."""
@@ -126,7 +161,9 @@ class TicketRepository(Protocol):
 
     def create_ticket(self, write: NewTicketWrite) -> Ticket: ...
 
-    def append_message(self, write: AppendMessageWrite) -> Ticket: ...
+    def apply(self, change: TicketChange) -> Ticket:
+        """Writes the change; returns the ticket as stored (version + 1) or raises VersionConflict."""
+        ...
 
     def record_ack(self, record: AckRecord) -> Ticket: ...
 
@@ -140,6 +177,34 @@ class TicketRepository(Protocol):
 
     def get_customer(self, customer_id: str) -> Customer | None: ...
 
+    def get_ticket_by_number(self, number: int) -> Ticket | None: ...
+
+    def bundle(self, ticket_id: str) -> TicketBundle | None: ...
+
+    def list_tickets(self, query: TicketFilter) -> TicketPage: ...
+
+    def customer_tickets(self, customer_id: str, limit: int = 50) -> list[Ticket]: ...
+
+    def get_identity(self, kind: str, value: str) -> Identity | None: ...
+
+    def save_customer(self, customer: Customer, expected_version: int) -> Customer: ...
+
+    def list_macros(self) -> list[Macro]: ...
+
+    def get_macro(self, macro_id: str) -> Macro | None: ...
+
+    def save_macro(self, macro: Macro, expected_version: int | None) -> Macro: ...
+
+    def delete_macro(self, macro_id: str) -> None: ...
+
+    def hit_rate(self, rate_key: str, ttl_seconds: int = 7200) -> int:
+        """Counts one more request under `rate_key` and returns the count in its window."""
+        ...
+
+    def move_messages(self, messages: list[Message], target_ticket_id: str) -> int:
+        """Moves messages to another ticket in bounded transactions; safe to repeat."""
+        ...
+
 
 class BlobStore(Protocol):
     """Binary objects: raw mail, attachments, large bodies."""
@@ -151,6 +216,10 @@ class BlobStore(Protocol):
 
     def put(self, key: str, data: bytes, content_type: str) -> str:
         """Stores `data` under `key` in our bucket (idempotent) and returns its location."""
+        ...
+
+    def download_url(self, location: str, filename: str, seconds: int = 300) -> str:
+        """A short-lived URL an agent's browser can fetch the object from (no AWS call)."""
         ...
 
 

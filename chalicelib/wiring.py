@@ -106,3 +106,9 @@ def email_ingest_deps() -> Any:
 
     return EmailIngestDeps(repository=repository(), blobs=blobs(), mail=mail_sender(), clock=clock(),
                            calendar=calendar(), settings=current_settings())
+
+
+def inbox_deps() -> Any:
+    from chalicelib.services.inbox import InboxDeps
+
+    return InboxDeps(repository=repository(), mail=mail_sender(), clock=clock(), settings=current_settings())

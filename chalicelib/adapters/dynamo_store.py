@@ -4,7 +4,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from chalicelib.adapters.item_store import ABSENT, Add, ConditionFailed, Filter, Item, Key, Operation, Put
+from chalicelib.adapters.item_store import ABSENT, ConditionFailed, Delete, Filter, Item, Key, Operation, Put
 from chalicelib.domain.errors import TransientFailure
 from chalicelib.resources import INDEX_KEYS, PK, SK
 
@@ -161,8 +161,9 @@ class DynamoItemStore:
             if isinstance(op, Put):
                 requests.append({"Put": {"TableName": self._table, "Item": self._dump(op.item),
                                          **self._condition(op.expect)}})
+            elif isinstance(op, Delete):
+                requests.append({"Delete": {"TableName": self._table, "Key": self._dump(op.key)}})
             else:
-                assert isinstance(op, Add)
                 requests.append({"Update": self._update_arguments(op.key, op.add, op.set)})
         try:
             self._client.transact_write_items(TransactItems=requests)

@@ -39,7 +39,14 @@ class Add:
     set: dict[str, Any] = field(default_factory=dict)
 
 
-Operation = Put | Add
+@dataclass
+class Delete:
+    """Remove an item (absent is fine)."""
+
+    key: Key
+
+
+Operation = Put | Add | Delete
 
 
 @dataclass(frozen=True)
@@ -193,6 +200,8 @@ class InMemoryItemStore:
     def transact(self, operations: Sequence[Operation]) -> None:
         self.calls.append("TransactWriteItems")
         idents = [self._ident(op.item if isinstance(op, Put) else op.key) for op in operations]
+        if len(operations) > 100:
+            raise ValueError("a transaction holds at most 100 operations")
         if len(set(idents)) != len(idents):
             raise ValueError("a transaction may touch each item once")  # as DynamoDB's ValidationException
         failed = [
@@ -204,6 +213,8 @@ class InMemoryItemStore:
         for ident, op in zip(idents, operations, strict=True):
             if isinstance(op, Put):
                 self.items[ident] = _dynamo_like(op.item)
+            elif isinstance(op, Delete):
+                self.items.pop(ident, None)
             else:
                 self._apply_add(ident, op.key, op.add, op.set)
 

@@ -7,6 +7,7 @@ from typing import Any
 
 from chalicelib.adapters import keys
 from chalicelib.domain.customers import Customer
+from chalicelib.domain.macros import Macro
 from chalicelib.domain.tickets import (
     AckState,
     Attachment,
@@ -158,3 +159,18 @@ def quarantine_item(record: QuarantineRecord) -> Item:
     item: Item = {**keys.quarantine(record.at, record.id), "entity": "quarantine"}
     item.update(_without_none(asdict(record)))
     return item
+
+
+def macro_item(macro: Macro) -> Item:
+    item = _without_none(asdict(macro))
+    item.update(keys.macro(macro.id))
+    item["entity"] = "macro"
+    return item
+
+
+def macro_from_item(item: Item) -> Macro:
+    return Macro(
+        id=item["id"], name=item["name"], body=item["body"], status=item.get("status"),
+        add_tags=list(item.get("add_tags", [])), version=int(item.get("version", 1)),
+        updated_by=item.get("updated_by", ""), updated_at=item.get("updated_at", ""),
+    )

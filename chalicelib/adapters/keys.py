@@ -58,6 +58,14 @@ def rate(name: str) -> Key:
     return _key(f"RATE#{name}", "RATE")
 
 
+MACROS_PARTITION = "MACROS"
+
+
+def macro(macro_id: str) -> Key:
+    # All macros in one partition: a store has tens of them and lists them whole.
+    return _key(MACROS_PARTITION, f"MACRO#{macro_id}")
+
+
 def quarantine(at: str, item_id: str) -> Key:
     # One partition: quarantine is rare and read by admins newest first.
     return _key("QUARANTINE", f"{at}#{item_id}")

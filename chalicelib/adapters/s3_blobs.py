@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
 from chalicelib.domain.errors import InvalidInput, NotFound
 
@@ -37,6 +38,15 @@ class S3BlobStore:
         )
         return f"s3://{self._bucket}/{key}"
 
+    def download_url(self, location: str, filename: str, seconds: int = 300) -> str:
+        bucket, key = split_location(location, self._bucket)
+        disposition = "attachment; filename*=UTF-8''" + quote(filename, safe="")
+        url: str = self._client.generate_presigned_url(
+            "get_object", ExpiresIn=seconds,
+            Params={"Bucket": bucket, "Key": key, "ResponseContentDisposition": disposition},
+        )
+        return url
+
 
 class InMemoryBlobStore:
     """BlobStore twin for tests and benchmarks."""
@@ -58,3 +68,6 @@ class InMemoryBlobStore:
         location = f"s3://{self.bucket}/{key}"
         self.objects[location] = bytes(data)
         return location
+
+    def download_url(self, location: str, filename: str, seconds: int = 300) -> str:
+        return f"memory://{location.removeprefix('s3://')}?filename={quote(filename)}&expires={seconds}"

@@ -6,22 +6,29 @@ from dataclasses import replace
 from typing import Any
 
 from chalicelib.adapters import items, keys
-from chalicelib.adapters.item_store import ABSENT, Add, ConditionFailed, Item, ItemStore, Operation, Put
+from chalicelib.adapters.item_store import ABSENT, Add, ConditionFailed, Delete, Filter, Item, ItemStore, Operation, Put
 from chalicelib.domain.customers import Customer
 from chalicelib.domain.errors import AlreadyExists, VersionConflict
-from chalicelib.domain.tickets import AckState, Message, Ticket, TicketEvent
+from chalicelib.domain.macros import Macro
+from chalicelib.domain.tickets import AckState, Message, Ticket, TicketEvent, TicketStatus
 from chalicelib.ports import (
     AckRecord,
-    AppendMessageWrite,
+    Identity,
     InboundRecord,
     Lookup,
     LookupResult,
     NewTicketWrite,
     QuarantineRecord,
+    TicketBundle,
+    TicketChange,
+    TicketFilter,
+    TicketPage,
 )
+from chalicelib.resources import ASSIGNEE_INDEX, CUSTOMER_INDEX, DUE_INDEX, LANE_INDEX, QUEUE_INDEX
 
 RATE_TTL_SECONDS = 2 * 3600
 _NUMBER_ATTEMPTS = 8
+_MOVE_BATCH = 40  # two operations a message; a transaction holds at most 100
 
 
 def _epoch_in(seconds: int) -> int:
@@ -92,6 +99,60 @@ class TableRepository:
         found = self._query_all(keys.ticket_partition(ticket_id), keys.EVENT_PREFIX)
         return [items.event_from_item(i) for i in found]
 
+    def bundle(self, ticket_id: str) -> TicketBundle | None:
+        found = self._query_all(keys.ticket_partition(ticket_id), "")
+        ticket = next((items.ticket_from_item(i) for i in found if i["sk"] == "TICKET"), None)
+        if ticket is None:
+            return None
+        messages = [items.message_from_item(i) for i in found if i["sk"].startswith(keys.MESSAGE_PREFIX)]
+        events = [items.event_from_item(i) for i in found if i["sk"].startswith(keys.EVENT_PREFIX)]
+        return TicketBundle(ticket, messages, events)
+
+    def get_identity(self, kind: str, value: str) -> Identity | None:
+        item = self.store.get(keys.identity(kind, value))
+        return items.identity_from_item(item) if item else None
+
+    def customer_tickets(self, customer_id: str, limit: int = 50) -> list[Ticket]:
+        found, _ = self.store.query(keys.customer_partition(customer_id), index=CUSTOMER_INDEX, forward=False,
+                                    limit=limit)
+        return [items.ticket_from_item(i) for i in found]
+
+    def list_tickets(self, query: TicketFilter) -> TicketPage:
+        filters: list[Filter] = []
+        sk_before = None
+        if query.sort == "due" or query.due_before:
+            index, partition, forward = DUE_INDEX, keys.DUE_PARTITION, True
+            sk_before = query.due_before
+        elif query.customer_id:
+            index, partition, forward = CUSTOMER_INDEX, keys.customer_partition(query.customer_id), False
+        elif query.assignee:
+            index, partition, forward = ASSIGNEE_INDEX, keys.assignee_partition(
+                None if query.assignee == "none" else query.assignee, query.lane), False
+        elif query.queue:
+            index, partition, forward = QUEUE_INDEX, keys.queue_partition(query.queue, query.lane), False
+        else:
+            index, partition, forward = LANE_INDEX, keys.lane_partition(query.lane), False
+        # Whatever the index does not already narrow is filtered within the page.
+        if index in (DUE_INDEX, CUSTOMER_INDEX) or query.statuses:
+            lane_statuses = query.statuses or tuple(s.value for s in TicketStatus if s.lane == query.lane)
+            filters.append(Filter("status", "in", list(lane_statuses)))
+        if query.queue and index != QUEUE_INDEX:
+            filters.append(Filter("queue", "eq", query.queue))
+        if query.assignee and index != ASSIGNEE_INDEX:
+            filters.append(Filter("assignee", "absent") if query.assignee == "none"
+                           else Filter("assignee", "eq", query.assignee))
+        if query.customer_id and index != CUSTOMER_INDEX:
+            filters.append(Filter("customer_id", "eq", query.customer_id))
+        if query.priority:
+            filters.append(Filter("priority", "eq", query.priority))
+        if query.tag:
+            filters.append(Filter("tags", "contains", query.tag))
+        if query.channel:
+            filters.append(Filter("channel", "eq", query.channel))
+        found, cursor = self.store.query(partition, index=index, forward=forward, limit=query.limit,
+                                         start_after=query.cursor, filters=filters, sk_before=sk_before)
+        return TicketPage([items.ticket_from_item(i) for i in found], cursor)
+
     def _query_all(self, partition: str, prefix: str) -> list[Item]:
         found, start = [], None
         while True:
@@ -149,17 +210,15 @@ class TableRepository:
     def _rate_add(rate_key: str) -> Add:
         return Add(keys.rate(rate_key), {"count": 1}, {"expires_at": _epoch_in(RATE_TTL_SECONDS)})
 
-    def append_message(self, write: AppendMessageWrite) -> Ticket:
-        ticket = replace(write.ticket, version=write.ticket.version + 1)
-        operations: list[Operation] = [
-            Put(items.ticket_item(ticket), {"version": write.ticket.version}),
-            Put(items.message_item(write.message), {"pk": ABSENT}),
-        ]
-        if write.inbound:
-            operations.append(self._inbound_put(write.inbound))
-        operations += [Put(items.event_item(e)) for e in write.events]
-        operations += [Put(items.message_id_item(m), {"pk": ABSENT}) for m in write.claim_message_ids]
-        for kind, value in write.undeliverable:
+    def apply(self, change: TicketChange) -> Ticket:
+        ticket = replace(change.ticket, version=change.ticket.version + 1)
+        operations: list[Operation] = [Put(items.ticket_item(ticket), {"version": change.ticket.version})]
+        operations += [Put(items.message_item(m), {"pk": ABSENT}) for m in change.messages]
+        if change.inbound:
+            operations.append(self._inbound_put(change.inbound))
+        operations += [Put(items.event_item(e)) for e in change.events]
+        operations += [Put(items.message_id_item(m), {"pk": ABSENT}) for m in change.claim_message_ids]
+        for kind, value in change.undeliverable:
             operations.append(Add(keys.identity(kind, value), {}, {"undeliverable": True}))
         try:
             self.store.transact(operations)
@@ -185,6 +244,57 @@ class TableRepository:
         except ConditionFailed as exc:
             raise VersionConflict(f"ticket {ticket.id} changed while recording its ack") from exc
         return updated
+
+    def move_messages(self, messages: list[Message], target_ticket_id: str) -> int:
+        batch = _MOVE_BATCH
+        for start in range(0, len(messages), batch):
+            operations: list[Operation] = []
+            for message in messages[start:start + batch]:
+                moved = replace(message, ticket_id=target_ticket_id)
+                operations += [Put(items.message_item(moved)),
+                               Delete(keys.message(message.ticket_id, message.created_at, message.id))]
+            self.store.transact(operations)
+        return len(messages)
+
+    # ---- customers, macros, rates --------------------------------------------------------------
+    def save_customer(self, customer: Customer, expected_version: int) -> Customer:
+        updated = replace(customer, version=expected_version + 1)
+        try:
+            self.store.transact([Put(items.customer_item(updated), {"version": expected_version})])
+        except ConditionFailed as exc:
+            current = self.get_customer(customer.id)
+            raise VersionConflict("the customer changed since it was read", current=current) from exc
+        return updated
+
+    def list_macros(self) -> list[Macro]:
+        found, start = [], None
+        while True:
+            page, start = self.store.query(keys.MACROS_PARTITION, start_after=start)
+            found += [items.macro_from_item(i) for i in page]
+            if start is None:
+                return sorted(found, key=lambda m: m.name.lower())
+
+    def get_macro(self, macro_id: str) -> Macro | None:
+        item = self.store.get(keys.macro(macro_id))
+        return items.macro_from_item(item) if item else None
+
+    def save_macro(self, macro: Macro, expected_version: int | None) -> Macro:
+        """Creates (expected_version None) or replaces a macro conditionally."""
+        stored = replace(macro, version=1 if expected_version is None else expected_version + 1)
+        expect: dict[str, Any] = {"pk": ABSENT} if expected_version is None else {"version": expected_version}
+        try:
+            self.store.transact([Put(items.macro_item(stored), expect)])
+        except ConditionFailed as exc:
+            raise VersionConflict("the macro changed since it was read", current=self.get_macro(macro.id)) from exc
+        return stored
+
+    def delete_macro(self, macro_id: str) -> None:
+        self.store.transact([Delete(keys.macro(macro_id))])
+
+    def hit_rate(self, rate_key: str, ttl_seconds: int = RATE_TTL_SECONDS) -> int:
+        """Counts one more request under `rate_key` (per window, TTL-expired) and returns the count."""
+        item = self.store.add(keys.rate(rate_key), {"count": 1}, {"expires_at": _epoch_in(ttl_seconds)})
+        return int(item["count"])
 
     def record_inbound(self, record: InboundRecord, at: str) -> None:
         self.store.transact([self._inbound_put(record)])

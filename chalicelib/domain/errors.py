@@ -11,7 +11,24 @@ class NotFound(DomainError):
 
 
 class VersionConflict(DomainError):
-    """An update was based on a stale version; the caller must re-read and decide again."""
+    """An update was based on a stale version; the caller must re-read and decide again.
+    `current` carries the current state when the caller should be shown it."""
+
+    def __init__(self, message: str, current: object | None = None) -> None:
+        super().__init__(message)
+        self.current = current
+
+
+class Forbidden(DomainError):
+    """The principal's role does not allow this."""
+
+
+class RateLimited(DomainError):
+    """Too many requests from one source; try later."""
+
+
+class Unavailable(DomainError):
+    """The operation cannot be carried out on this ticket or channel (e.g. opted out, undeliverable)."""
 
 
 class AlreadyExists(DomainError):

@@ -75,6 +75,8 @@ class Message:
     auth: dict[str, str] = field(default_factory=dict)  # spf/dkim/dmarc/spam/virus verdicts
     header_message_id: str | None = None
     provider_message_id: str | None = None  # SES message id (inbound receipt or outbound send)
+    delivered_message_id: str | None = None  # the Message-ID recipients see (SES rewrites ours)
+    author_id: str | None = None  # the agent who wrote an outbound message or note
     raw_key: str | None = None  # where the raw MIME lives, so nothing received is lost
     body_key: str | None = None  # set when the body was too large for the item and lives in the blob store
 
@@ -115,6 +117,7 @@ class Ticket:
     resolved_at: str | None = None
     closed_at: str | None = None
     version: int = 1
+    thread_version: int = 1  # the version at which the last public message joined the thread
     merged_into: str | None = None
 
     @property

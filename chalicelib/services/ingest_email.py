@@ -42,7 +42,6 @@ from chalicelib.mail.parse import parse_email
 from chalicelib.mail.ses_notification import SesReceipt, parse_ses_notification
 from chalicelib.ports import (
     AckRecord,
-    AppendMessageWrite,
     BlobStore,
     Clock,
     Identity,
@@ -54,6 +53,7 @@ from chalicelib.ports import (
     NewTicketWrite,
     OutgoingEmail,
     QuarantineRecord,
+    TicketChange,
     TicketRepository,
 )
 from chalicelib.templates import render_file
@@ -120,12 +120,12 @@ def _quarantine_notification(notification: str, reason: str, deps: EmailIngestDe
 class _Ingestion:
     """One attempt at one delivery; holds what the steps share."""
 
-    def __init__(self, receipt: SesReceipt, deps: EmailIngestDeps) -> None:
+    def __init__(self, receipt: SesReceipt, deps: EmailIngestDeps, source: str = SOURCE) -> None:
         self.receipt = receipt
         self.deps = deps
         self.settings = deps.settings
         self.now = deps.clock.now()
-        self.source = (SOURCE, receipt.ses_message_id)
+        self.source = (source, receipt.ses_message_id)
 
     # ---- the flow --------------------------------------------------------------------------
     def run(self) -> IngestOutcome:
@@ -164,7 +164,10 @@ class _Ingestion:
 
 
 class _MailDecision:
-    def __init__(self, ingestion: _Ingestion, mail: ParsedEmail, raw_location: str) -> None:
+    def __init__(self, ingestion: _Ingestion, mail: ParsedEmail, raw_location: str,
+                 channel: Channel = Channel.EMAIL, phone: str | None = None) -> None:
+        self.channel = channel
+        self.phone = phone  # a web form may give one; it joins the customer's identities
         self.ingestion = ingestion
         self.deps = ingestion.deps
         self.settings = ingestion.settings
@@ -197,7 +200,8 @@ class _MailDecision:
             Lookup(
                 inbound=self.ingestion.source,
                 message_ids=tuple(dict.fromkeys(i for i in (self.header_id, *thread_ids, bounce_id) if i)),
-                identities=tuple(("email", normalize_email(a)) for a in [self.sender, *failed_recipients]),
+                identities=tuple(("email", normalize_email(a)) for a in [self.sender, *failed_recipients])
+                + ((("phone", self.phone),) if self.phone else ()),
                 rate_keys=(self._rate_key(),),
                 ticket_ids=(reply_ticket,) if reply_ticket else (),
                 ticket_numbers=(subject_number,) if subject_number else (),
@@ -212,7 +216,9 @@ class _MailDecision:
         claims = [] if seen else [MessageIdEntry(self.header_id, "", "inbound", pseudonym(self.sender))]
         if self.mail.bounce is not None:
             return self._attach_bounce(lookup, bounce_id, claims)
-        ticket, threaded_by = self._find_ticket(lookup, thread_ids, reply_ticket, subject_number)
+        ticket, threaded_by = None, None
+        if self.channel is Channel.EMAIL:  # a web form always opens a new conversation
+            ticket, threaded_by = self._find_ticket(lookup, thread_ids, reply_ticket, subject_number)
         linked: str | None = None
         if ticket is not None and self._closed_too_long(ticket):
             linked, ticket, threaded_by = ticket.id, None, None
@@ -274,7 +280,12 @@ class _MailDecision:
         return None, None
 
     def _ticket(self, lookup: LookupResult, ticket_id: str) -> Ticket | None:
-        return lookup.tickets.get(ticket_id) or self.deps.repository.get_ticket(ticket_id)
+        ticket = lookup.tickets.get(ticket_id) or self.deps.repository.get_ticket(ticket_id)
+        for _ in range(3):  # a merged ticket's thread keys lead to the ticket it was merged into
+            if ticket is None or not ticket.merged_into:
+                break
+            ticket = self.deps.repository.get_ticket(ticket.merged_into)
+        return ticket
 
     def _closed_too_long(self, ticket: Ticket) -> bool:
         if ticket.status is not TicketStatus.CLOSED or not ticket.closed_at:
@@ -292,13 +303,13 @@ class _MailDecision:
             text, visible, html = text[:PREVIEW_CHARS], visible[:PREVIEW_CHARS], None
         return Message(
             id=message_id, ticket_id=ticket_id, created_at=iso(self.now), direction=Direction.INBOUND,
-            channel=Channel.EMAIL, from_address=self.sender, from_name=self.sender_name[:200],
+            channel=self.channel, from_address=self.sender, from_name=self.sender_name[:200],
             to=[a.email for a in mail.to][:50], cc=[a.email for a in mail.cc][:50],
             subject=mail.subject[:998], body_text=text, visible_text=visible, body_html=html,
             attachments=self._store_attachments(), automated=self.automated is not None,
             automated_reason=self.automated, auth=self.receipt.verdicts.as_dict(),
             header_message_id=self.header_id, provider_message_id=self.receipt.ses_message_id,
-            raw_key=self.raw_location, body_key=body_key,
+            delivered_message_id=self.header_id, raw_key=self.raw_location, body_key=body_key,
         )
 
     def _store_attachments(self) -> list[Attachment]:
@@ -327,6 +338,7 @@ class _MailDecision:
         updated = replace(ticket, status=status, updated_at=iso(self.now))
         if not automated:
             updated.last_activity_at = iso(self.now)
+            updated.thread_version = ticket.version + 1
         if status is not ticket.status:
             reason = "customer confirmed" if status is TicketStatus.CLOSED else "customer replied"
             events.append(self._event(ticket.id, "status_changed", **{"from": ticket.status.value},
@@ -334,9 +346,9 @@ class _MailDecision:
             updated.closed_at = iso(self.now) if status is TicketStatus.CLOSED else None
             if status is TicketStatus.OPEN:
                 updated.resolved_at = None
-        self.deps.repository.append_message(
-            AppendMessageWrite(
-                ticket=updated, message=message, events=events,
+        self.deps.repository.apply(
+            TicketChange(
+                ticket=updated, messages=[message], events=events,
                 inbound=InboundRecord(*self.ingestion.source, state="done", ticket_id=ticket.id),
                 claim_message_ids=[replace(c, ticket_id=ticket.id) for c in claims],
             )
@@ -361,9 +373,9 @@ class _MailDecision:
         message = self._message(ticket.id)
         events = [self._event(ticket.id, "bounce_received", actor="system", message_id=message.id,
                               status=bounce.status, undeliverable=len(undeliverable))]
-        self.deps.repository.append_message(
-            AppendMessageWrite(
-                ticket=replace(ticket, updated_at=iso(self.now)), message=message, events=events,
+        self.deps.repository.apply(
+            TicketChange(
+                ticket=replace(ticket, updated_at=iso(self.now)), messages=[message], events=events,
                 inbound=InboundRecord(*self.ingestion.source, state="done", ticket_id=ticket.id),
                 claim_message_ids=[replace(c, ticket_id=ticket.id) for c in claims],
                 undeliverable=undeliverable,
@@ -397,14 +409,14 @@ class _MailDecision:
         ticket_id = new_id()
         ticket = Ticket(
             id=ticket_id, number=0, subject=(self.mail.subject or "(no subject)")[:500],
-            status=TicketStatus.SPAM if self.spam else TicketStatus.NEW, queue=queue, channel=Channel.EMAIL,
+            status=TicketStatus.SPAM if self.spam else TicketStatus.NEW, queue=queue, channel=self.channel,
             customer_id=identity.customer_id, created_at=iso(self.now), updated_at=iso(self.now),
-            last_activity_at=iso(self.now), customer_email=self.sender,
+            last_activity_at=iso(self.now), customer_email=self.sender, customer_phone=self.phone,
             customer_name=customer.name if customer else self.sender_name[:200], linked_ticket_id=linked,
             ack_state=ack_state, ack_reason=ack_reason, first_response_due_at=iso(due),
         )
         message = self._message(ticket_id)
-        events = [self._event(ticket_id, "created", queue=queue, channel="email", linked_ticket_id=linked,
+        events = [self._event(ticket_id, "created", queue=queue, channel=self.channel.value, linked_ticket_id=linked,
                               spam=self.spam or None),
                   self._event(ticket_id, "message_received", message_id=message.id, automated=self.automated)]
         pending = ack_state is AckState.PENDING
@@ -413,7 +425,7 @@ class _MailDecision:
                 ticket=ticket, message=message, events=events,
                 inbound=InboundRecord(*self.ingestion.source, state="stored" if pending else "done",
                                       ticket_id=ticket_id),
-                new_customer=customer, new_identities=[identity] if customer else [],
+                new_customer=customer, new_identities=self._new_identities(identity, customer, lookup),
                 claim_message_ids=[replace(c, ticket_id=ticket_id) for c in claims],
                 rate_increments=[self._rate_key()] if pending else [],
                 expected_number=lookup.next_ticket_number,
@@ -421,6 +433,14 @@ class _MailDecision:
         )
         acknowledged = self._acknowledge(created, queue_address) if pending else False
         return IngestOutcome("created", created.id, created.number, reason=ack_reason, acknowledged=acknowledged)
+
+    def _new_identities(self, identity: Identity, customer: Customer | None, lookup: LookupResult) -> list[Identity]:
+        found = [identity] if customer else []
+        if self.phone and ("phone", self.phone) not in lookup.identities:
+            found.append(Identity("phone", self.phone, identity.customer_id))
+            if customer is not None:
+                customer.phones.append(self.phone)
+        return found
 
     def _finish_without_ticket(self, state: str, reason: str, ticket_id: str | None = None) -> IngestOutcome:
         self.deps.repository.record_inbound(
@@ -469,6 +489,7 @@ class _MailDecision:
             from_name=outgoing.from_name, to=list(outgoing.to), subject=outgoing.subject, body_text=text,
             visible_text=text, automated=True, automated_reason="acknowledgement",
             header_message_id=ack_id, provider_message_id=sent.provider_id,
+            delivered_message_id=sent.header_message_id,
         )
         record = AckRecord(
             ticket=ticket, message=message,
@@ -498,3 +519,18 @@ class _MailDecision:
                     raise
         raise TransientFailure("could not record a sent acknowledgement")
 
+
+
+def ingest_parsed(
+    mail: ParsedEmail, receipt: SesReceipt, raw_location: str, deps: EmailIngestDeps, *,
+    channel: Channel, phone: str | None = None,
+) -> IngestOutcome:
+    """The same decisions for a message that did not come through SES (the web contact form):
+    the caller has already stored the raw submission at `raw_location`."""
+    for _ in range(_DECISION_ATTEMPTS):
+        try:
+            ingestion = _Ingestion(receipt, deps, source=channel.value)
+            return _MailDecision(ingestion, mail, raw_location, channel=channel, phone=phone).run()
+        except (VersionConflict, AlreadyExists):
+            continue
+    raise TransientFailure("ticket kept changing while a message was being stored")

@@ -8,23 +8,26 @@ from typing import Any
 _HERE = Path(__file__).parent
 
 
-@lru_cache(maxsize=1)
-def _environment() -> Any:
-    from jinja2 import ChainableUndefined, FileSystemLoader
+@lru_cache(maxsize=2)
+def _environment(strict: bool) -> Any:
+    from jinja2 import ChainableUndefined, FileSystemLoader, StrictUndefined
     from jinja2.sandbox import ImmutableSandboxedEnvironment
 
     return ImmutableSandboxedEnvironment(
         loader=FileSystemLoader(str(_HERE)),
         autoescape=False,  # plain-text mail; HTML templates would turn this on
-        undefined=ChainableUndefined,  # a missing placeholder renders empty, never crashes a send
+        # Our own files render leniently (a missing value never stops an acknowledgement); templates
+        # written by people (macros) are strict, so a typo or a sandbox refusal is reported at once.
+        undefined=StrictUndefined if strict else ChainableUndefined,
         keep_trailing_newline=True,
     )
 
 
 def render_file(name: str, context: dict[str, Any]) -> str:
-    return str(_environment().get_template(name).render(**context))
+    return str(_environment(False).get_template(name).render(**context))
 
 
 def render_string(source: str, context: dict[str, Any]) -> str:
-    """Renders a template held as data (macros); raises jinja2's TemplateError on bad syntax."""
-    return str(_environment().from_string(source).render(**context))
+    """Renders a template held as data (macros); raises jinja2's TemplateError on bad syntax,
+    unknown placeholders and anything the sandbox refuses."""
+    return str(_environment(True).from_string(source).render(**context))

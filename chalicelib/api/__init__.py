@@ -1,0 +1,1 @@
+"""The agents' HTTP API: authentication, JSON errors, request/response models, routes."""

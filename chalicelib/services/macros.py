@@ -1,0 +1,64 @@
+"""Canned responses: managers edit them; agents render them into replies (sandboxed templates)."""
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+from chalicelib.domain.errors import InvalidInput, NotFound
+from chalicelib.domain.ids import iso, new_id
+from chalicelib.domain.macros import Macro, placeholder_context
+from chalicelib.domain.principals import Principal
+from chalicelib.domain.workflow import check_tags
+from chalicelib.services.inbox import InboxDeps, ReplyRequest
+
+
+def _render(source: str, context: dict[str, Any]) -> str:
+    from jinja2 import TemplateError
+
+    from chalicelib.templates import render_string
+
+    try:
+        return render_string(source, context)
+    except TemplateError as exc:
+        raise InvalidInput(f"the macro does not render: {exc.__class__.__name__}", "body") from exc
+
+
+def _check_syntax(source: str) -> None:
+    _render(source, placeholder_context(customer_name="Ada Lovelace", ticket_number=1001, ticket_subject="Subject",
+                                        agent_name="Agent", store_name="Store"))
+
+
+def save_macro(macro_id: str | None, body: Any, principal: Principal, deps: InboxDeps) -> Macro:
+    _check_syntax(body.body)
+    tags = check_tags(list(body.actions.add_tags)) if body.actions.add_tags else []
+    if macro_id is not None and body.version is None:
+        raise InvalidInput("changing a macro needs the version you saw", "version")
+    if macro_id is not None and deps.repository.get_macro(macro_id) is None:
+        raise NotFound(f"macro {macro_id} not found")
+    macro = Macro(id=macro_id or new_id(), name=body.name, body=body.body, status=body.actions.status,
+                  add_tags=tags, updated_by=principal.user_id, updated_at=iso(deps.clock.now()))
+    return deps.repository.save_macro(macro, body.version if macro_id is not None else None)
+
+
+def render_macro(macro_id: str, ticket_id: str, principal: Principal, deps: InboxDeps) -> str:
+    macro = deps.repository.get_macro(macro_id)
+    if macro is None:
+        raise NotFound(f"macro {macro_id} not found")
+    ticket = deps.repository.get_ticket(ticket_id)
+    if ticket is None:
+        raise NotFound(f"ticket {ticket_id} not found")
+    return _render(macro.body, placeholder_context(
+        customer_name=ticket.customer_name, ticket_number=ticket.number, ticket_subject=ticket.subject,
+        agent_name=principal.name, store_name=deps.settings.store_name))
+
+
+def apply_macro(macro_id: str, request: ReplyRequest, ticket_id: str, principal: Principal,
+                deps: InboxDeps) -> ReplyRequest:
+    """A reply that names a macro: its rendered body (after any text the agent wrote) and actions."""
+    macro = deps.repository.get_macro(macro_id)
+    if macro is None:
+        raise NotFound(f"macro {macro_id} not found")
+    rendered = render_macro(macro_id, ticket_id, principal, deps)
+    body = f"{request.body.strip()}\n\n{rendered}".strip() if request.body.strip() else rendered
+    return replace(request, body=body, status_after=request.status_after or macro.status,
+                   add_tags=list(dict.fromkeys([*request.add_tags, *macro.add_tags])))
