@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 
 .PHONY: run test lint typecheck unit bench clean
 
-$(STAMP): requirements.txt requirements-dev.txt
+$(STAMP): requirements.txt requirements-dev.txt requirements-infra.txt
 	@echo "==> creating $(VENV) and installing pinned dependencies (first run takes a minute)"
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@$(BIN)/python -m pip install --disable-pip-version-check --progress-bar on -q --upgrade pip
@@ -14,7 +14,7 @@ $(STAMP): requirements.txt requirements-dev.txt
 	@touch $(STAMP)
 
 run: $(STAMP)
-	@echo "The local stack (make run) arrives with issue #3; until then use 'make test'."
+	$(BIN)/python -m chalicelib.local $(if $(DEMO),--demo,)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -32,3 +32,13 @@ bench: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache
+
+.PHONY: synth deploy
+
+# Offline: synthesizes infra/ for STAGE (default dev) into infra/cdk.out, fails on cdk-nag or cfn-lint errors.
+synth: $(STAMP)
+	JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=20 $(BIN)/python -m infra --stage $(or $(STAGE),dev)
+
+# Needs Node.js and AWS credentials (never in CI): deploys exactly the assembly `make synth` just checked.
+deploy: synth
+	cd infra && npx --yes aws-cdk@2 deploy --app cdk.out --require-approval broadening
