@@ -5,7 +5,7 @@ import importlib
 import sys
 import time
 
-SUITES = ["aws_calls", "pipeline_cpu", "cold_import", "big_mail_memory", "local_latency"]
+SUITES = ["aws_calls", "pipeline_cpu", "cold_import", "big_mail_memory", "api_calls", "local_latency", "package_size"]
 
 
 def main(argv: list[str]) -> int:
