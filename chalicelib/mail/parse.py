@@ -1,0 +1,588 @@
+"""Inbound MIME to ParsedEmail: never fails on malformed mail, only on mail that breaks MailLimits."""
+from __future__ import annotations
+
+import base64
+import binascii
+import codecs
+import re
+import unicodedata
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
+from email import policy
+from email.message import EmailMessage, Message
+from email.parser import BytesHeaderParser, BytesParser
+from email.utils import getaddresses, parsedate_to_datetime
+from functools import lru_cache
+
+from chalicelib.mail.html import html_to_text, sanitize_html
+from chalicelib.mail.model import (
+    Address,
+    AttachmentPart,
+    BounceReport,
+    MailLimitExceeded,
+    MailLimits,
+    ParsedEmail,
+)
+from chalicelib.mail.reply_trim import visible_text
+
+_PARSE_POLICY = policy.default
+# Forwarded mail is stored as the customer's client sent it: no refolding of its headers.
+_SERIALIZE_POLICY = policy.default.clone(refold_source="none")
+_DEFAULT_LIMITS = MailLimits()
+# A real mail has at least one of these; a text without any is a bare body.
+_MAIL_HEADERS = frozenset({
+    "from", "sender", "to", "cc", "subject", "date", "message-id", "in-reply-to", "references", "reply-to",
+    "received", "return-path", "mime-version", "content-type", "content-transfer-encoding",
+})
+_BOUNDARY_PARAM = re.compile(rb"boundary\s*=", re.IGNORECASE)
+
+# ---------------------------------------------------------------------------------------------- charsets
+
+# Labels that mailers get wrong in a known direction: decode with the superset the sender really used.
+_CHARSET_ALIASES = {
+    "gb2312": "gb18030", "gbk": "gb18030", "x-gbk": "gb18030", "cp936": "gb18030", "euc-cn": "gb18030",
+    "iso-8859-1": "cp1252", "iso_8859-1": "cp1252", "latin1": "cp1252", "latin-1": "cp1252",
+    "shift_jis": "cp932", "shift-jis": "cp932", "sjis": "cp932", "x-sjis": "cp932",
+    "ks_c_5601-1987": "cp949", "euc-kr": "cp949", "iso-2022-jp": "iso2022_jp_ext", "big5": "big5hkscs",
+    "windows-874": "cp874", "tis-620": "cp874",
+}
+# Labels that promise nothing: the bytes are as likely to be UTF-8 as anything else.
+_VAGUE_CHARSETS = frozenset({"", "us-ascii", "ascii", "ansi_x3.4-1968", "unknown", "unknown-8bit",
+                             "x-unknown", "default", "none", "8bit", "binary"})
+_ENCODED_WORD = re.compile(r"=\?([^?\s]+)\?([qQbB])\?([^?]*)\?=")
+_FOLD = re.compile(r"\r?\n(?=[ \t])")
+_NEWLINES = re.compile(r"\r\n?|\n")
+
+
+@lru_cache(maxsize=256)
+def _codec_for(charset: str | None) -> str | None:
+    if charset is None:
+        return None
+    label = charset.strip().strip("\"'").lower()
+    if label in _VAGUE_CHARSETS:
+        return None
+    try:
+        info = codecs.lookup(_CHARSET_ALIASES.get(label, label))
+    except LookupError:
+        return None
+    # base64, rot13, zlib... are codecs too, but not text encodings.
+    return info.name if getattr(info, "_is_text_encoding", True) else None
+
+
+def _guess_text(data: bytes) -> str:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    try:
+        return data.decode("cp1252")
+    except UnicodeDecodeError:
+        return data.decode("latin-1")
+
+
+def decode_bytes(data: bytes, charset: str | None) -> str:
+    """Text from bytes in a declared charset; never raises. Unknown or vague labels: UTF-8, then cp1252."""
+    codec = _codec_for(charset)
+    if codec is None:
+        return _guess_text(data)
+    try:
+        return data.decode(codec, "replace")
+    except Exception:  # a codec must not turn a customer's mail into a crash
+        return _guess_text(data)
+
+
+def _fix_raw(value: str) -> str:
+    # The parser keeps 8-bit header bytes as surrogate escapes; real mailers mean UTF-8 or a legacy charset.
+    if value.isascii():
+        return value
+    return _guess_text(value.encode("utf-8", "surrogateescape"))
+
+
+def _unfold(value: str) -> str:
+    return _NEWLINES.sub(" ", _FOLD.sub("", value))
+
+
+def _word_bytes(encoding: str, text: str) -> bytes | None:
+    try:
+        if encoding in "bB":
+            data = text.encode("ascii", "ignore")
+            return base64.b64decode(data + b"=" * (-len(data) % 4))
+        return binascii.a2b_qp(text.encode("utf-8"), header=True)
+    except (binascii.Error, ValueError):
+        return None
+
+
+def decode_words(value: str) -> str:
+    """Decodes RFC 2047 encoded words; white space between adjacent words goes, as the RFC says.
+
+    Adjacent words in one charset are decoded together because mailers split multi-byte characters
+    across them.
+    """
+    if "=?" not in value:
+        return value
+    pieces: list[str] = []
+    pending = bytearray()
+    pending_charset: str | None = None
+    position = 0
+    for match in _ENCODED_WORD.finditer(value):
+        between = value[position:match.start()]
+        position = match.end()
+        data = _word_bytes(match.group(2), match.group(3))
+        adjacent = pending_charset is not None and not between.strip()
+        charset = match.group(1).partition("*")[0].lower()  # drop an RFC 2231 language suffix
+        if data is not None and adjacent and charset == pending_charset:
+            pending += data
+            continue
+        if pending_charset is not None:
+            pieces.append(decode_bytes(bytes(pending), pending_charset))
+            pending, pending_charset = bytearray(), None
+        if data is None:  # not decodable: keep the word as written
+            pieces.append(between + match.group(0))
+            continue
+        if not adjacent:
+            pieces.append(between)
+        pending, pending_charset = bytearray(data), charset
+    if pending_charset is not None:
+        pieces.append(decode_bytes(bytes(pending), pending_charset))
+    pieces.append(value[position:])
+    return "".join(pieces)
+
+
+def _header_text(raw: str) -> str:
+    return decode_words(_unfold(_fix_raw(raw))).strip()
+
+
+def _normalize_newlines(text: str) -> str:
+    return text.replace("\r\n", "\n").replace("\r", "\n") if "\r" in text else text
+
+
+# ---------------------------------------------------------------------------------------------- headers
+
+
+def _raw_headers(message: Message) -> dict[str, list[str]]:
+    """Lower-cased name -> values as text (8-bit fixed, unfolded), encoded words still encoded."""
+    headers: dict[str, list[str]] = {}
+    for name, raw in message.raw_items():
+        headers.setdefault(name.strip().lower(), []).append(_unfold(_fix_raw(str(raw))))
+    return headers
+
+
+def _raw_values(message: Message, name: str) -> list[str]:
+    return [_unfold(_fix_raw(str(raw))) for key, raw in message.raw_items() if key.strip().lower() == name]
+
+
+# local@domain after the parsers are done: no spaces or brackets left over from a broken header.
+_MAILBOX = re.compile(r'(?:"[^"\r\n]+"|[^\s<>()\[\]@,;:\\"]+)@(?:[^\s<>()\[\]@,;:\\"]+|\[[^\]\s]+\])')
+
+
+def _mailbox(name: str, addr_spec: str) -> Address | None:
+    email = addr_spec.strip().lower()
+    if not _MAILBOX.fullmatch(email):
+        return None
+    return Address(email=email, name=" ".join(decode_words(name).split()).strip('"').strip())
+
+
+def _pairs(value: str) -> list[tuple[str, str]]:
+    try:
+        header = _PARSE_POLICY.header_factory("to", value)
+        pairs = [(mailbox.display_name, mailbox.addr_spec) for mailbox in header.addresses]
+    except Exception:  # the structured parser raises on some garbage; the old one copes
+        pairs = []
+    if any(_MAILBOX.fullmatch(addr_spec.strip()) for _, addr_spec in pairs):
+        return pairs
+    try:
+        # A second opinion for what the strict parser gave up on ("<<a@b>", unbalanced quotes).
+        return pairs + getaddresses([value])
+    except Exception:
+        return pairs
+
+
+def _addresses(values: Iterable[str]) -> list[Address]:
+    found: list[Address] = []
+    for value in values:
+        for name, addr_spec in _pairs(value):
+            address = _mailbox(_fix_raw(name), _fix_raw(addr_spec))
+            if address is not None and address not in found:
+                found.append(address)
+    return found
+
+
+_BRACKETED_ID = re.compile(r"<([^<>\s]+)>")
+
+
+def _message_ids(values: Iterable[str], *, loose: bool = False) -> list[str]:
+    """Ids without brackets, in order, deduplicated. Unbracketed tokens count only if they have an '@'
+    (or, with `loose`, when a Message-ID is one bare token)."""
+    ids: list[str] = []
+    for value in values:
+        found = _BRACKETED_ID.findall(value)
+        if not found:
+            tokens = [token.strip("<>,;()\"'") for token in value.split()]
+            found = [token for token in tokens if "@" in token]
+            if not found and loose and len(tokens) == 1:
+                found = tokens
+        ids.extend(token for token in found if token and token not in ids)
+    return ids
+
+
+def _date(values: list[str]) -> datetime | None:
+    if not values:
+        return None
+    try:
+        parsed = parsedate_to_datetime(values[0])
+    except Exception:  # ValueError, TypeError, OverflowError... all mean "no usable date"
+        return None
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
+
+
+def _return_path(values: list[str]) -> str | None:
+    if not values:
+        return None
+    value = values[0].strip()
+    if not value.strip("<> \t"):
+        return ""
+    pairs = getaddresses([value])
+    email = (pairs[0][1] if pairs else "") or value.strip("<> ")
+    return email.strip().lower()
+
+
+# ---------------------------------------------------------------------------------------------- parts
+
+
+def _content_type(part: Message) -> str:
+    try:
+        return part.get_content_type()
+    except Exception:
+        return "application/octet-stream"
+
+
+def _payload_bytes(part: Message) -> bytes:
+    try:
+        data = part.get_payload(decode=True)
+    except Exception:  # a broken transfer encoding still leaves the raw text
+        data = None
+    if isinstance(data, bytes):
+        return data
+    payload = part.get_payload()
+    return payload.encode("utf-8", "surrogateescape") if isinstance(payload, str) else b""
+
+
+def _text_of(part: Message) -> str:
+    """A text part's content as str: the stdlib's get_content() for a charset it reads as we would;
+    our own decoding when it fails, when the label is missing or vague (it would assume ASCII), or when we
+    decode the label as a superset (gb2312 as gb18030)."""
+    try:
+        charset = part.get_content_charset()
+    except Exception:
+        charset = None
+    if isinstance(part, EmailMessage) and _codec_for(charset) is not None \
+            and _codec_for(charset) == _codec_for_stdlib(charset):
+        try:
+            content = part.get_content()
+            if isinstance(content, str):
+                return _normalize_newlines(content)
+        except Exception:  # fall back to decoding the payload ourselves
+            pass
+    return _normalize_newlines(decode_bytes(_payload_bytes(part), charset))
+
+
+@lru_cache(maxsize=256)
+def _codec_for_stdlib(charset: str | None) -> str | None:
+    # The codec get_content() would use; when we alias the label to a superset, we decode ourselves.
+    try:
+        return codecs.lookup((charset or "").strip()).name
+    except LookupError:
+        return None
+
+
+def _message_bytes(part: Message) -> bytes:
+    """The bytes of the message enclosed in a message/rfc822 part."""
+    payload = part.get_payload()
+    if not isinstance(payload, list) or not payload or not isinstance(payload[0], Message):
+        return _payload_bytes(part)
+    try:
+        data = payload[0].as_bytes(policy=_SERIALIZE_POLICY)
+    except Exception:  # the generator chokes on some broken headers; keep what it can write
+        try:
+            data = payload[0].as_bytes(policy=policy.compat32)
+        except Exception:
+            return b""
+    # The parser reads an encoded message/rfc822 body as a headerless message; undo the encoding.
+    encoding = "".join(_raw_values(part, "content-transfer-encoding")[:1]).strip().lower()
+    try:
+        if encoding == "base64":
+            return base64.b64decode(data)
+        if encoding == "quoted-printable":
+            return binascii.a2b_qp(data)
+    except (binascii.Error, ValueError):
+        pass
+    return data
+
+
+_FILENAME_JUNK = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
+_EXTENSIONS = {
+    "application/pdf": ".pdf", "image/png": ".png", "image/jpeg": ".jpg", "image/gif": ".gif",
+    "image/webp": ".webp", "image/heic": ".heic", "image/tiff": ".tif", "image/bmp": ".bmp",
+    "image/svg+xml": ".svg", "text/plain": ".txt", "text/html": ".html", "text/csv": ".csv",
+    "text/calendar": ".ics", "message/rfc822": ".eml", "message/global": ".eml", "application/zip": ".zip",
+    "application/json": ".json", "application/xml": ".xml", "text/xml": ".xml", "application/msword": ".doc",
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document": ".docx",
+    "application/vnd.ms-excel": ".xls",
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": ".xlsx",
+    "application/octet-stream": ".bin", "audio/mpeg": ".mp3", "video/mp4": ".mp4",
+}
+_MAX_FILENAME = 200
+
+
+def _extension(content_type: str) -> str:
+    if content_type in _EXTENSIONS:
+        return _EXTENSIONS[content_type]
+    import mimetypes  # only for unusual types: its first use reads the system's mime.types
+
+    return mimetypes.guess_extension(content_type) or ""
+
+
+def _safe_filename(name: str, index: int, content_type: str) -> str:
+    """A name safe for storage and download: last path component, no control or bidi characters."""
+    name = re.split(r"[/\\]", name)[-1]
+    name = "".join(ch for ch in name if unicodedata.category(ch) not in _FILENAME_JUNK)
+    name = " ".join(name.split()).strip(". ")
+    if len(name) > _MAX_FILENAME:
+        stem, dot, extension = name.rpartition(".")
+        if dot and 0 < len(extension) <= 16:
+            name = stem[: _MAX_FILENAME - len(extension) - 1].rstrip(". ") + "." + extension
+        else:
+            name = name[:_MAX_FILENAME]
+    return name or f"attachment-{index}{_extension(content_type)}"
+
+
+def _filename(part: Message) -> str:
+    try:
+        name = part.get_filename()  # RFC 2231 and, with policy.default, RFC 2047 decoded
+    except Exception:
+        name = None
+    return decode_words(_fix_raw(str(name))) if name else ""
+
+
+def _disposition(part: Message) -> str | None:
+    try:
+        return part.get_content_disposition()
+    except Exception:
+        return None
+
+
+def _opener(read: Callable[[Message], bytes], part: Message) -> Callable[[], bytes]:
+    def open_payload() -> bytes:
+        return read(part)
+
+    return open_payload
+
+
+# Text parts without a name are pieces of the body (alternatives, footers, DSN headers), not files.
+_BODY_LIKE = frozenset({"text/plain", "text/html", "text/enriched", "text/rfc822-headers"})
+_ENCLOSED_MESSAGE = frozenset({"message/rfc822", "message/global"})
+_RETURNED_HEADERS = frozenset({"text/rfc822-headers", "message/global-headers"})
+_DELIVERY_STATUS = frozenset({"message/delivery-status", "message/global-delivery-status"})
+
+
+def _is_attachment(part: Message, content_type: str, filename: str) -> bool:
+    if content_type in _ENCLOSED_MESSAGE or filename or _disposition(part) == "attachment":
+        return True
+    return content_type not in _BODY_LIKE and not content_type.startswith("multipart/")
+
+
+def _attachment(part: Message, content_type: str, filename: str, index: int) -> AttachmentPart:
+    content_id = "".join(_raw_values(part, "content-id")[:1]).strip().strip("<>").strip()
+    disposition = _disposition(part) or ("inline" if content_id else "attachment")
+    if content_type in _ENCLOSED_MESSAGE:
+        read = _message_bytes
+        payload = part.get_payload()
+        if isinstance(payload, list) and payload and isinstance(payload[0], Message):
+            subjects = _raw_values(payload[0], "subject")
+            filename = " ".join(decode_words(subjects[0]).split()) + ".eml" if subjects else filename
+    else:
+        read = _payload_bytes
+    return AttachmentPart(
+        filename=_safe_filename(filename, index, content_type),
+        content_type=content_type,
+        size=len(read(part)),  # decoded once for the size, then dropped; open_payload decodes again
+        disposition="inline" if disposition == "inline" else "attachment",
+        content_id=content_id,
+        open_payload=_opener(read, part),
+    )
+
+
+class _Walk:
+    """One pass over the MIME tree: enforces the limits and sorts parts into leaves, reports, defects."""
+
+    def __init__(self, message: Message, limits: MailLimits) -> None:
+        self.leaves: list[tuple[Message, str]] = []
+        self.reports: list[Message] = []
+        self.defects: list[str] = []
+        stack: list[tuple[Message, int, bool]] = [(message, 0, True)]
+        parts = 0
+        while stack:
+            part, depth, ours = stack.pop()
+            parts += 1
+            if parts > limits.max_parts:
+                raise MailLimitExceeded(f"max_parts exceeded (more than {limits.max_parts} MIME parts)")
+            if depth > limits.max_depth:
+                raise MailLimitExceeded(f"max_depth exceeded (nesting deeper than {limits.max_depth})")
+            header_bytes = sum(len(name) + len(str(value)) + 4 for name, value in part.raw_items())
+            if header_bytes > limits.max_header_bytes:
+                raise MailLimitExceeded(
+                    f"max_header_bytes exceeded ({header_bytes} > {limits.max_header_bytes})")
+            for defect in part.defects:
+                if type(defect).__name__ not in self.defects:
+                    self.defects.append(type(defect).__name__)
+            content_type = _content_type(part)
+            payload = part.get_payload()
+            if content_type in _DELIVERY_STATUS or not isinstance(payload, list):
+                if ours:
+                    self.leaves.append((part, content_type))
+                continue
+            if content_type in _ENCLOSED_MESSAGE:
+                if ours:
+                    self.leaves.append((part, content_type))
+                ours = False  # a forwarded mail is one attachment; its own parts are not ours
+            elif content_type == "multipart/report" and ours:
+                self.reports.append(part)
+            children = [child for child in reversed(payload) if isinstance(child, Message)]
+            stack.extend((child, depth + 1, ours) for child in children)
+
+
+# ---------------------------------------------------------------------------------------------- bounces
+
+
+def _status_blocks(part: Message) -> list[dict[str, str]]:
+    payload = part.get_payload()
+    if isinstance(payload, list):
+        return [{name.strip().lower(): _header_text(str(value)) for name, value in block.raw_items()}
+                for block in payload if isinstance(block, Message)]
+    blocks: list[dict[str, str]] = []
+    for chunk in re.split(r"\n\s*\n", _normalize_newlines(_text_of(part))):
+        fields: dict[str, str] = {}
+        for line in _FOLD.sub("", chunk.replace("\n ", " ").replace("\n\t", " ")).split("\n"):
+            name, colon, value = line.partition(":")
+            if colon:
+                fields[name.strip().lower()] = value.strip()
+        if fields:
+            blocks.append(fields)
+    return blocks
+
+
+def _bounce(report: Message) -> BounceReport | None:
+    children = [child for child in report.get_payload() if isinstance(child, Message)]
+    try:
+        report_type = str(report.get_param("report-type", "")).lower()
+    except Exception:
+        report_type = ""
+    # Some MTAs omit report-type; a delivery-status part says what the report is just as well.
+    if report_type != "delivery-status" and not any(_content_type(c) in _DELIVERY_STATUS for c in children):
+        return None
+    recipients: list[str] = []
+    action = status = ""
+    original_message_id: str | None = None
+    for child in children:
+        content_type = _content_type(child)
+        if content_type in _DELIVERY_STATUS:
+            for block in _status_blocks(child):
+                recipient = block.get("final-recipient") or block.get("original-recipient") or ""
+                block_action = block.get("action", "").lower()
+                if not recipient or block_action in ("delivered", "relayed", "expanded"):
+                    continue
+                email = recipient.rpartition(";")[2].strip().strip("<>").lower()
+                if "@" in email and email not in recipients:
+                    recipients.append(email)
+                if not action:
+                    action, status = block_action, (block.get("status", "").split() or [""])[0]
+        elif content_type in _ENCLOSED_MESSAGE and original_message_id is None:
+            payload = child.get_payload()
+            if isinstance(payload, list) and payload and isinstance(payload[0], Message):
+                original_message_id = next(iter(_message_ids(_raw_values(payload[0], "message-id"))), None)
+        elif content_type in _RETURNED_HEADERS and original_message_id is None:
+            headers = BytesHeaderParser(policy=policy.compat32).parsebytes(_payload_bytes(child))
+            original_message_id = next(iter(_message_ids(_raw_values(headers, "message-id"))), None)
+    return BounceReport(recipients, original_message_id, action, status)
+
+
+# ---------------------------------------------------------------------------------------------- entry point
+
+
+def _body_part(message: Message, subtype: str) -> Message | None:
+    if not isinstance(message, EmailMessage):
+        return None
+    try:
+        return message.get_body(preferencelist=(subtype,))
+    except Exception:
+        return None
+
+
+def _check_size(raw: bytes, limits: MailLimits) -> None:
+    if len(raw) > limits.max_bytes:
+        raise MailLimitExceeded(f"max_bytes exceeded ({len(raw)} > {limits.max_bytes})")
+    # Each multipart boundary is a part, and nested boundaries make the stdlib parser slow; count first.
+    for boundaries, _ in enumerate(_BOUNDARY_PARAM.finditer(raw), start=1):
+        if boundaries > limits.max_parts:
+            raise MailLimitExceeded(f"max_parts exceeded (more than {limits.max_parts} multipart boundaries)")
+
+
+def parse_email(raw: bytes, limits: MailLimits = _DEFAULT_LIMITS) -> ParsedEmail:
+    """Parses one raw RFC 5322 mail. Raises only MailLimitExceeded; malformed input is decoded as best can."""
+    _check_size(raw, limits)
+    try:
+        message: Message = BytesParser(policy=_PARSE_POLICY).parsebytes(raw)
+    except RecursionError as exc:
+        raise MailLimitExceeded(f"max_depth exceeded (nesting deeper than {limits.max_depth})") from exc
+    walk = _Walk(message, limits)
+    raw_headers = _raw_headers(message)
+    headers = {name: [decode_words(value).strip() for value in raw] for name, raw in raw_headers.items()}
+
+    text_part, html_part = _body_part(message, "plain"), _body_part(message, "html")
+    html_source = _text_of(html_part) if html_part is not None else None
+    text = _text_of(text_part) if text_part is not None else ""
+    if not text.strip() and html_source:
+        text = html_to_text(html_source)
+    if not _MAIL_HEADERS.intersection(raw_headers):
+        # Not a mail at all, just a body: the parser may have taken a first line ("Note: ...") for a header.
+        text = _normalize_newlines(decode_bytes(raw, None))
+    elif text_part is None and html_part is None and not message.is_multipart() \
+            and _content_type(message).split("/")[0] in ("text", "multipart") \
+            and _disposition(message) != "attachment":
+        # A lone text part the stdlib will not call a body (text/enriched, a multipart without boundary).
+        text = _text_of(message)
+
+    attachments: list[AttachmentPart] = []
+    bodies = {id(text_part), id(html_part)}
+    for part, content_type in walk.leaves:
+        if id(part) in bodies or content_type in _DELIVERY_STATUS:
+            continue
+        filename = _filename(part)
+        if not _is_attachment(part, content_type, filename):
+            continue
+        if len(attachments) >= limits.max_attachments:
+            raise MailLimitExceeded(f"max_attachments exceeded (more than {limits.max_attachments})")
+        attachments.append(_attachment(part, content_type, filename, len(attachments) + 1))
+
+    bounce = next((report for report in map(_bounce, walk.reports) if report is not None), None)
+    senders = _addresses(raw_headers.get("from", [])) or _addresses(raw_headers.get("sender", []))
+    subjects = headers.get("subject", [])
+    return ParsedEmail(
+        message_id=next(iter(_message_ids(raw_headers.get("message-id", [])[:1], loose=True)), None),
+        in_reply_to=_message_ids(raw_headers.get("in-reply-to", [])),
+        references=_message_ids(raw_headers.get("references", [])),
+        sender=senders[0] if senders else None,
+        reply_to=_addresses(raw_headers.get("reply-to", [])),
+        to=_addresses(raw_headers.get("to", [])),
+        cc=_addresses(raw_headers.get("cc", [])),
+        subject=" ".join(subjects[0].split()) if subjects else "",
+        date=_date(raw_headers.get("date", [])),
+        text=text,
+        visible_text=visible_text(text),
+        html=sanitize_html(html_source) if html_source is not None else None,
+        attachments=attachments,
+        headers=headers,
+        return_path=_return_path(raw_headers.get("return-path", [])),
+        bounce=bounce,
+        defects=walk.defects,
+    )
