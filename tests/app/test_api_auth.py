@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.app.api_support import Api, api, token  # noqa: F401 - fixture
+from tests.app.api_support import Api, token
 
 PUBLIC = {("/contact", "POST"), ("/openapi.json", "GET")}
 
@@ -53,7 +53,7 @@ def test_token_without_group_is_403(api: Api) -> None:
 
 def test_role_too_low_is_403(api: Api) -> None:
     status, body = api.call("POST", "/macros", {"name": "Hi", "body": "Hello"}, role="agent")
-    assert status == 403
+    assert status == 403 and body["error"]["code"] == "forbidden"
     status, _ = api.call("POST", "/macros", {"name": "Hi", "body": "Hello"}, role="manager")
     assert status == 201
 

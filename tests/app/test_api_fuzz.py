@@ -5,10 +5,11 @@ import json
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from hypothesis_jsonschema import from_schema
 
-from tests.app.api_support import Api, api  # noqa: F401 - fixture
+from tests.app.api_support import Api
 
 JUNK = st.one_of(
     st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False), st.text(max_size=50),
