@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import codecs
 import re
 import unicodedata
 from collections.abc import Callable, Iterable
@@ -12,8 +11,18 @@ from email import policy
 from email.message import EmailMessage, Message
 from email.parser import BytesHeaderParser, BytesParser
 from email.utils import getaddresses, parsedate_to_datetime
-from functools import lru_cache
 
+from chalicelib.mail.charsets import (
+    FOLD,
+    codec_for,
+    codec_for_stdlib,
+    decode_bytes,
+    decode_words,
+    fix_raw,
+    header_text,
+    normalize_newlines,
+    unfold,
+)
 from chalicelib.mail.html import html_to_text, sanitize_html
 from chalicelib.mail.model import (
     Address,
@@ -36,126 +45,6 @@ _MAIL_HEADERS = frozenset({
 })
 _BOUNDARY_PARAM = re.compile(rb"boundary\s*=", re.IGNORECASE)
 
-# ---------------------------------------------------------------------------------------------- charsets
-
-# Labels that mailers get wrong in a known direction: decode with the superset the sender really used.
-_CHARSET_ALIASES = {
-    "gb2312": "gb18030", "gbk": "gb18030", "x-gbk": "gb18030", "cp936": "gb18030", "euc-cn": "gb18030",
-    "iso-8859-1": "cp1252", "iso_8859-1": "cp1252", "latin1": "cp1252", "latin-1": "cp1252",
-    "shift_jis": "cp932", "shift-jis": "cp932", "sjis": "cp932", "x-sjis": "cp932",
-    "ks_c_5601-1987": "cp949", "euc-kr": "cp949", "iso-2022-jp": "iso2022_jp_ext", "big5": "big5hkscs",
-    "windows-874": "cp874", "tis-620": "cp874",
-}
-# Labels that promise nothing: the bytes are as likely to be UTF-8 as anything else.
-_VAGUE_CHARSETS = frozenset({"", "us-ascii", "ascii", "ansi_x3.4-1968", "unknown", "unknown-8bit",
-                             "x-unknown", "default", "none", "8bit", "binary"})
-_ENCODED_WORD = re.compile(r"=\?([^?\s]+)\?([qQbB])\?([^?]*)\?=")
-_FOLD = re.compile(r"\r?\n(?=[ \t])")
-_NEWLINES = re.compile(r"\r\n?|\n")
-
-
-@lru_cache(maxsize=256)
-def _codec_for(charset: str | None) -> str | None:
-    if charset is None:
-        return None
-    label = charset.strip().strip("\"'").lower()
-    if label in _VAGUE_CHARSETS:
-        return None
-    try:
-        info = codecs.lookup(_CHARSET_ALIASES.get(label, label))
-    except LookupError:
-        return None
-    # base64, rot13, zlib... are codecs too, but not text encodings.
-    return info.name if getattr(info, "_is_text_encoding", True) else None
-
-
-def _guess_text(data: bytes) -> str:
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        pass
-    try:
-        return data.decode("cp1252")
-    except UnicodeDecodeError:
-        return data.decode("latin-1")
-
-
-def decode_bytes(data: bytes, charset: str | None) -> str:
-    """Text from bytes in a declared charset; never raises. Unknown or vague labels: UTF-8, then cp1252."""
-    codec = _codec_for(charset)
-    if codec is None:
-        return _guess_text(data)
-    try:
-        return data.decode(codec, "replace")
-    except Exception:  # a codec must not turn a customer's mail into a crash
-        return _guess_text(data)
-
-
-def _fix_raw(value: str) -> str:
-    # The parser keeps 8-bit header bytes as surrogate escapes; real mailers mean UTF-8 or a legacy charset.
-    if value.isascii():
-        return value
-    return _guess_text(value.encode("utf-8", "surrogateescape"))
-
-
-def _unfold(value: str) -> str:
-    return _NEWLINES.sub(" ", _FOLD.sub("", value))
-
-
-def _word_bytes(encoding: str, text: str) -> bytes | None:
-    try:
-        if encoding in "bB":
-            data = text.encode("ascii", "ignore")
-            return base64.b64decode(data + b"=" * (-len(data) % 4))
-        return binascii.a2b_qp(text.encode("utf-8"), header=True)
-    except (binascii.Error, ValueError):
-        return None
-
-
-def decode_words(value: str) -> str:
-    """Decodes RFC 2047 encoded words; white space between adjacent words goes, as the RFC says.
-
-    Adjacent words in one charset are decoded together because mailers split multi-byte characters
-    across them.
-    """
-    if "=?" not in value:
-        return value
-    pieces: list[str] = []
-    pending = bytearray()
-    pending_charset: str | None = None
-    position = 0
-    for match in _ENCODED_WORD.finditer(value):
-        between = value[position:match.start()]
-        position = match.end()
-        data = _word_bytes(match.group(2), match.group(3))
-        adjacent = pending_charset is not None and not between.strip()
-        charset = match.group(1).partition("*")[0].lower()  # drop an RFC 2231 language suffix
-        if data is not None and adjacent and charset == pending_charset:
-            pending += data
-            continue
-        if pending_charset is not None:
-            pieces.append(decode_bytes(bytes(pending), pending_charset))
-            pending, pending_charset = bytearray(), None
-        if data is None:  # not decodable: keep the word as written
-            pieces.append(between + match.group(0))
-            continue
-        if not adjacent:
-            pieces.append(between)
-        pending, pending_charset = bytearray(data), charset
-    if pending_charset is not None:
-        pieces.append(decode_bytes(bytes(pending), pending_charset))
-    pieces.append(value[position:])
-    return "".join(pieces)
-
-
-def _header_text(raw: str) -> str:
-    return decode_words(_unfold(_fix_raw(raw))).strip()
-
-
-def _normalize_newlines(text: str) -> str:
-    return text.replace("\r\n", "\n").replace("\r", "\n") if "\r" in text else text
-
-
 # ---------------------------------------------------------------------------------------------- headers
 
 
@@ -163,12 +52,12 @@ def _raw_headers(message: Message) -> dict[str, list[str]]:
     """Lower-cased name -> values as text (8-bit fixed, unfolded), encoded words still encoded."""
     headers: dict[str, list[str]] = {}
     for name, raw in message.raw_items():
-        headers.setdefault(name.strip().lower(), []).append(_unfold(_fix_raw(str(raw))))
+        headers.setdefault(name.strip().lower(), []).append(unfold(fix_raw(str(raw))))
     return headers
 
 
 def _raw_values(message: Message, name: str) -> list[str]:
-    return [_unfold(_fix_raw(str(raw))) for key, raw in message.raw_items() if key.strip().lower() == name]
+    return [unfold(fix_raw(str(raw))) for key, raw in message.raw_items() if key.strip().lower() == name]
 
 
 # local@domain after the parsers are done: no spaces or brackets left over from a broken header.
@@ -201,7 +90,7 @@ def _addresses(values: Iterable[str]) -> list[Address]:
     found: list[Address] = []
     for value in values:
         for name, addr_spec in _pairs(value):
-            address = _mailbox(_fix_raw(name), _fix_raw(addr_spec))
+            address = _mailbox(fix_raw(name), fix_raw(addr_spec))
             if address is not None and address not in found:
                 found.append(address)
     return found
@@ -275,24 +164,15 @@ def _text_of(part: Message) -> str:
         charset = part.get_content_charset()
     except Exception:
         charset = None
-    if isinstance(part, EmailMessage) and _codec_for(charset) is not None \
-            and _codec_for(charset) == _codec_for_stdlib(charset):
+    if isinstance(part, EmailMessage) and codec_for(charset) is not None \
+            and codec_for(charset) == codec_for_stdlib(charset):
         try:
             content = part.get_content()
             if isinstance(content, str):
-                return _normalize_newlines(content)
+                return normalize_newlines(content)
         except Exception:  # fall back to decoding the payload ourselves
             pass
-    return _normalize_newlines(decode_bytes(_payload_bytes(part), charset))
-
-
-@lru_cache(maxsize=256)
-def _codec_for_stdlib(charset: str | None) -> str | None:
-    # The codec get_content() would use; when we alias the label to a superset, we decode ourselves.
-    try:
-        return codecs.lookup((charset or "").strip()).name
-    except LookupError:
-        return None
+    return normalize_newlines(decode_bytes(_payload_bytes(part), charset))
 
 
 def _message_bytes(part: Message) -> bytes:
@@ -361,7 +241,7 @@ def _filename(part: Message) -> str:
         name = part.get_filename()  # RFC 2231 and, with policy.default, RFC 2047 decoded
     except Exception:
         name = None
-    return decode_words(_fix_raw(str(name))) if name else ""
+    return decode_words(fix_raw(str(name))) if name else ""
 
 
 def _disposition(part: Message) -> str | None:
@@ -457,12 +337,12 @@ class _Walk:
 def _status_blocks(part: Message) -> list[dict[str, str]]:
     payload = part.get_payload()
     if isinstance(payload, list):
-        return [{name.strip().lower(): _header_text(str(value)) for name, value in block.raw_items()}
+        return [{name.strip().lower(): header_text(str(value)) for name, value in block.raw_items()}
                 for block in payload if isinstance(block, Message)]
     blocks: list[dict[str, str]] = []
-    for chunk in re.split(r"\n\s*\n", _normalize_newlines(_text_of(part))):
+    for chunk in re.split(r"\n\s*\n", normalize_newlines(_text_of(part))):
         fields: dict[str, str] = {}
-        for line in _FOLD.sub("", chunk.replace("\n ", " ").replace("\n\t", " ")).split("\n"):
+        for line in FOLD.sub("", chunk.replace("\n ", " ").replace("\n\t", " ")).split("\n"):
             name, colon, value = line.partition(":")
             if colon:
                 fields[name.strip().lower()] = value.strip()
@@ -545,7 +425,7 @@ def parse_email(raw: bytes, limits: MailLimits = _DEFAULT_LIMITS) -> ParsedEmail
         text = html_to_text(html_source)
     if not _MAIL_HEADERS.intersection(raw_headers):
         # Not a mail at all, just a body: the parser may have taken a first line ("Note: ...") for a header.
-        text = _normalize_newlines(decode_bytes(raw, None))
+        text = normalize_newlines(decode_bytes(raw, None))
     elif text_part is None and html_part is None and not message.is_multipart() \
             and _content_type(message).split("/")[0] in ("text", "multipart") \
             and _disposition(message) != "attachment":
