@@ -25,11 +25,11 @@ def main() -> None:
 
     from app import app
     from chalicelib import wiring
+    from chalicelib.adapters import items
     from chalicelib.adapters.aws import client
     from chalicelib.config import AuthSettings, settings
-    from chalicelib.domain.principals import Principal, Role
-    from chalicelib.adapters import items
     from chalicelib.domain.ids import iso, new_id
+    from chalicelib.domain.principals import Principal, Role
     from chalicelib.resources import table_definition
     from chalicelib.services.inbox import NewTicketRequest, open_ticket
     from tests.app.api_support import public_pem, token

@@ -104,3 +104,11 @@ def test_query_filters_and_upper_bound(store: ItemStore) -> None:
     assert [i["sk"] for i in found] == ["2026-01-02#b", "2026-01-03#c"]
     due, _ = store.query("Q", sk_before="2026-01-03")
     assert [i["sk"] for i in due] == ["2026-01-01#a", "2026-01-02#b"]
+
+
+def test_delete_in_a_transaction(store: ItemStore) -> None:
+    from chalicelib.adapters.item_store import Delete
+
+    store.transact([Put(item("A", "1")), Put(item("A", "2"))])
+    store.transact([Delete({"pk": "A", "sk": "1"}), Put(item("B", "1")), Delete({"pk": "Z", "sk": "9"})])
+    assert store.get({"pk": "A", "sk": "1"}) is None and store.get({"pk": "B", "sk": "1"}) is not None
