@@ -5,6 +5,10 @@ from dataclasses import dataclass
 from typing import Any
 
 APP_NAME = "shopdesk"
+# SES writes raw mail under this prefix of the raw-mail bucket; the notification names the object.
+INBOUND_PREFIX = "inbound/"
+# The Cognito groups the API's authorizer reads from `cognito:groups`, highest precedence first.
+USER_GROUPS = ("admin", "manager", "agent")
 
 # Attribute names of the single table and its indexes; key builders live in adapters/keys.py.
 PK, SK = "pk", "sk"
@@ -56,6 +60,10 @@ class ResourceNames:
     @property
     def receipt_rule_set(self) -> str:
         return f"{self.prefix}-inbound"
+
+    @property
+    def receipt_rule(self) -> str:
+        return f"{self.receipt_rule_set}-store"
 
 
 def table_definition(table_name: str) -> dict[str, Any]:

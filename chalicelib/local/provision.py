@@ -6,16 +6,13 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from chalicelib.resources import ResourceNames, table_definition
+from chalicelib.resources import INBOUND_PREFIX, ResourceNames, table_definition
 
 log = logging.getLogger("shopdesk_local")
 
-# As infra/ declares them: raw mail under inbound/<ses-message-id>, one rule for the store's addresses.
-INBOUND_PREFIX = "inbound/"
-
 
 def receipt_rule_name(names: ResourceNames) -> str:
-    return f"{names.receipt_rule_set}-store"
+    return names.receipt_rule
 
 
 @dataclass(frozen=True)

@@ -29,13 +29,16 @@ from cdk_nag import NagPackSuppression, NagSuppressions
 from constructs import Construct
 
 from chalicelib.observability import NAMESPACE, SERVICE
-from chalicelib.resources import INDEX_KEYS, TTL_ATTRIBUTE, ResourceNames, table_definition
+from chalicelib.resources import (
+    INBOUND_PREFIX,
+    INDEX_KEYS,
+    TTL_ATTRIBUTE,
+    USER_GROUPS,
+    ResourceNames,
+    table_definition,
+)
 from infra.stacks.chalice_app import ChaliceFunction, package_chalice_app
 
-# The Cognito groups the API's authorizer reads from `cognito:groups`, highest precedence first.
-USER_GROUPS = ("admin", "manager", "agent")
-# SES writes raw mail under this prefix; the notification names the object, the app reads it from there.
-INBOUND_PREFIX = "inbound/"
 LAMBDA_MEMORY_MB = 512  # a 40 MB mail parsed in memory needs headroom; more memory also means more CPU
 LAMBDA_TIMEOUT_S = 60
 ATTRIBUTE_TYPES = {"S": dynamodb.AttributeType.STRING, "N": dynamodb.AttributeType.NUMBER,
@@ -188,7 +191,7 @@ class ShopDeskStack(Stack):
 
     @property
     def receipt_rule_name(self) -> str:
-        return f"{self.names.receipt_rule_set}-store"
+        return self.names.receipt_rule
 
     @property
     def receipt_rule_arn(self) -> str:
