@@ -478,8 +478,10 @@ class _MailDecision:
             to=[ticket.customer_email or self.sender], subject=numbered_subject(ticket.number, self.mail.subject),
             text=text, message_id=ack_id,
             reply_to=reply_address(queue_address, ticket.id, settings.reply_secret),
-            in_reply_to=self.header_id,
-            references=[*(normalize_message_id(r) for r in self.mail.references[-8:]), self.header_id],
+            # A mail without a Message-ID got a synthetic one; its sender never saw it, so don't cite it.
+            in_reply_to=self.header_id if self.mail.message_id else None,
+            references=[*(normalize_message_id(r) for r in self.mail.references[-8:]),
+                        *([self.header_id] if self.mail.message_id else [])],
             extra_headers=dict(AUTO_REPLY_HEADERS),
         )
         sent = self.deps.mail.send(outgoing)
