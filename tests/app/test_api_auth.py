@@ -66,3 +66,40 @@ def test_openapi_is_public_and_lists_every_route(api: Api) -> None:
     for path, entry in app.routes.items():
         for method in entry:
             assert method.lower() in document["paths"][path]
+
+
+def _forge(header: dict[str, object], claims: dict[str, object], signature: bytes) -> str:
+    import base64
+    import json
+
+    def part(value: bytes) -> str:
+        return base64.urlsafe_b64encode(value).decode().rstrip("=")
+
+    return ".".join([part(json.dumps(header).encode()), part(json.dumps(claims).encode()), part(signature)])
+
+
+def test_forged_and_confused_tokens_are_refused(api: Api) -> None:
+    import hashlib
+    import hmac
+    import time
+
+    import jwt
+
+    from tests.app.api_support import public_pem, signing_key
+
+    now = int(time.time())
+    claims = {"sub": "mallory", "iss": "shopdesk-local", "aud": "shopdesk", "iat": now, "exp": now + 600,
+              "cognito:groups": ["admin"]}
+    genuine = token("agent", user="alex")
+    head, _payload, signature = genuine.split(".")
+    tampered = ".".join([head, _forge({}, claims, b"")[1:].split(".")[1], signature])
+    unsigned = _forge({"alg": "none", "typ": "JWT"}, claims, b"")
+    hs_input = _forge({"alg": "HS256", "typ": "JWT"}, claims, b"").rsplit(".", 1)[0]
+    confused = hs_input + "." + _forge({}, {}, hmac.new(public_pem().encode(), hs_input.encode(),
+                                                       hashlib.sha256).digest()).split(".")[2]
+    rs512 = jwt.encode(claims, signing_key(), algorithm="RS512")
+    for bad in (tampered, unsigned, confused, rs512, genuine + "x", genuine.replace(".", "..", 1)):
+        status, _ = api.call("GET", "/tickets", role=None, headers={"Authorization": f"Bearer {bad}"})
+        assert status == 401, bad
+    status, _ = api.call("GET", "/tickets", role=None, headers={"Authorization": f"Bearer {genuine}"})
+    assert status == 200
