@@ -1,0 +1,89 @@
+"""TicketRepository behaviour, the same over the in-memory store and DynamoDB (moto)."""
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import replace
+
+import pytest
+
+from chalicelib.adapters.item_store import InMemoryItemStore
+from chalicelib.adapters.table_repository import TableRepository
+from chalicelib.domain.errors import AlreadyExists, VersionConflict
+from chalicelib.domain.ids import new_id
+from chalicelib.domain.tickets import Channel, Direction, Message, Ticket, TicketEvent, TicketStatus
+from chalicelib.ports import InboundRecord, Lookup, MessageIdEntry, NewTicketWrite, TicketChange, TicketFilter
+
+NOW = "2026-11-24T09:00:00.000000Z"
+
+
+@pytest.fixture(params=["memory", "dynamodb"])
+def repository(request: pytest.FixtureRequest) -> Iterator[TableRepository]:
+    if request.param == "memory":
+        yield TableRepository(InMemoryItemStore())
+        return
+    request.getfixturevalue("aws")
+    from chalicelib import wiring
+
+    yield wiring.repository()
+
+
+def new_ticket(customer: str = "c1", **fields: object) -> NewTicketWrite:
+    ticket_id = new_id()
+    ticket = Ticket(id=ticket_id, number=0, subject="Parcel", status=TicketStatus.NEW, queue="support",
+                    channel=Channel.EMAIL, customer_id=customer, created_at=NOW, updated_at=NOW,
+                    last_activity_at=NOW, **fields)  # type: ignore[arg-type]
+    message = Message(id=new_id(), ticket_id=ticket_id, created_at=NOW, direction=Direction.INBOUND,
+                      channel=Channel.EMAIL, from_address="a@customer.example", body_text="hello")
+    event = TicketEvent(id=new_id(), ticket_id=ticket_id, at=NOW, type="created", actor="customer")
+    return NewTicketWrite(ticket=ticket, message=message, events=[event],
+                          inbound=InboundRecord("email", new_id(), "done", ticket_id),
+                          claim_message_ids=[MessageIdEntry(f"{ticket_id}@customer.example", ticket_id, "inbound")])
+
+
+def test_numbers_are_sequential_and_survive_a_race(repository: TableRepository) -> None:
+    first = repository.create_ticket(new_ticket())
+    hint = repository.lookup(Lookup(next_ticket_number=True)).next_ticket_number
+    racing = [new_ticket(), new_ticket()]
+    a = repository.create_ticket(replace(racing[0], expected_number=hint))
+    b = repository.create_ticket(replace(racing[1], expected_number=hint))  # lost the race: takes the next
+    assert [first.number, a.number, b.number] == [1001, 1002, 1003]
+    assert repository.get_ticket_by_number(1003).id == b.id  # type: ignore[union-attr]
+
+
+def test_a_delivery_is_stored_once(repository: TableRepository) -> None:
+    write = new_ticket()
+    repository.create_ticket(write)
+    twin = new_ticket()
+    with pytest.raises(AlreadyExists):
+        repository.create_ticket(replace(twin, inbound=write.inbound))
+    assert repository.lookup(Lookup(inbound=("email", write.inbound.source_id))).inbound is not None
+
+
+def test_changes_are_conditional_on_the_version_read(repository: TableRepository) -> None:
+    created = repository.create_ticket(new_ticket())
+    moved = repository.apply(TicketChange(ticket=replace(created, status=TicketStatus.OPEN)))
+    assert moved.version == created.version + 1
+    with pytest.raises(VersionConflict):
+        repository.apply(TicketChange(ticket=replace(created, priority="high")))
+    assert repository.get_ticket(created.id).status is TicketStatus.OPEN  # type: ignore[union-attr]
+
+
+def test_bundle_lookup_and_listing(repository: TableRepository) -> None:
+    write = new_ticket()
+    created = repository.create_ticket(write)
+    bundle = repository.bundle(created.id)
+    assert bundle is not None and [m.id for m in bundle.messages] == [write.message.id]
+    found = repository.lookup(Lookup(message_ids=(f"{created.id}@customer.example",), ticket_ids=(created.id,)))
+    assert found.message_ids[f"{created.id}@customer.example"].ticket_id == created.id
+    assert found.tickets[created.id].number == created.number
+    page = repository.list_tickets(TicketFilter(queue="support"))
+    assert [t.id for t in page.tickets] == [created.id]
+    assert repository.list_tickets(TicketFilter(lane="archived")).tickets == []
+
+
+def test_move_messages_between_tickets(repository: TableRepository) -> None:
+    source, target = repository.create_ticket(new_ticket()), repository.create_ticket(new_ticket())
+    messages = repository.bundle(source.id).messages  # type: ignore[union-attr]
+    assert repository.move_messages(messages, target.id) == 1
+    assert repository.bundle(source.id).messages == []  # type: ignore[union-attr]
+    assert len(repository.bundle(target.id).messages) == 2  # type: ignore[union-attr]
