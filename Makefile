@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 $(STAMP): requirements.txt requirements-dev.txt requirements-infra.txt
 	@echo "==> creating $(VENV) and installing pinned dependencies (first run takes a minute)"
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	@$(BIN)/python -m pip install --disable-pip-version-check --progress-bar on -q --upgrade pip
+	@$(BIN)/python -m pip install --disable-pip-version-check --progress-bar on -q "pip<26.3"  # chalice 1.34 needs pip<26.3
 	@$(BIN)/python -m pip install --disable-pip-version-check --progress-bar on -r requirements-dev.txt
 	@touch $(STAMP)
 

@@ -2,8 +2,13 @@
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 import time
+
+# Figures, not logs: the handlers' structured logs and EMF lines would bury them.
+os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
+os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
 
 SUITES = ["aws_calls", "pipeline_cpu", "cold_import", "big_mail_memory", "api_calls", "local_latency", "package_size"]
 
