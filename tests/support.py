@@ -37,7 +37,7 @@ def build_mail(
     attachments: list[tuple[str, str, bytes]] | None = None,
 ) -> tuple[bytes, str]:
     """A MIME message as a mail client would send it; returns (bytes, Message-ID without brackets)."""
-    message = EmailMessage(policy=SMTP)
+    message = EmailMessage(policy=SMTP.clone(max_line_length=998))  # as mail clients: ids never encoded
     message_id = message_id or f"{uuid.uuid4().hex}@customer.example"
     message["From"] = sender
     message["To"] = to

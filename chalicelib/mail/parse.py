@@ -104,6 +104,10 @@ def _message_ids(values: Iterable[str], *, loose: bool = False) -> list[str]:
     (or, with `loose`, when a Message-ID is one bare token)."""
     ids: list[str] = []
     for value in values:
+        if "=?" in value:
+            # Python's own email package folds a long id into an RFC 2047 encoded word; decode it
+            # so replies from such senders still thread.
+            value = decode_words(value)
         found = _BRACKETED_ID.findall(value)
         if not found:
             tokens = [token.strip("<>,;()\"'") for token in value.split()]

@@ -482,3 +482,13 @@ def test_damaged_fixtures_never_raise_anything_but_limits(name: str) -> None:
             assert isinstance(parsed.text, str) and isinstance(parsed.subject, str)
             for attachment in parsed.attachments:
                 assert attachment.size == len(attachment.open_payload())
+
+
+def test_message_ids_folded_into_encoded_words_still_thread() -> None:
+    long_id = "gjnyhaugovvoyfqf-aaltdiuc-zmym-ivsc-uozk-qnetworauigq-mfuztr@eu-central-1.amazonses.com"
+    raw = (
+        b"From: a@customer.example\r\nTo: support@shop.example\r\nSubject: Re: x\r\n"
+        b"In-Reply-To: =?utf-8?q?=3Cgjnyhaugovvoyfqf-aaltdiuc-zmym-ivsc-uozk-qnetworau?=\r\n"
+        b" =?utf-8?q?igq-mfuztr=40eu-central-1=2Eamazonses=2Ecom=3E?=\r\n\r\nbody\r\n"
+    )
+    assert parse_email(raw).in_reply_to == [long_id]
