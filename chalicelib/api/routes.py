@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import functools
 import json
-import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -19,7 +18,6 @@ from chalicelib.domain.principals import Principal, Role
 api = Blueprint(__name__)
 ROUTES: list[tuple[str, str, Any]] = []  # (path, method, handler), for /openapi.json and the route audit
 MAX_BODY_BYTES = 256 * 1024
-_log = logging.getLogger(__name__)
 
 
 @api.authorizer(name="jwt", ttl_seconds=0)
@@ -96,7 +94,14 @@ def endpoint(path: str, methods: list[str], role: Role | None, body: str | None 
             except DomainError as exc:
                 return domain_error_response(exc, present=current_state)
             except Exception:
-                _log.exception("unhandled error in %s %s", methods, path)
+                from chalicelib.observability import logger
+
+                log = logger()
+                request_id = ((request.context or {}).get("requestId")) if request is not None else None
+                if request_id:
+                    log.set_correlation_id(request_id)
+                # The route, never the body or query: both may carry personal data.
+                log.exception("unhandled API error", extra={"route": path, "method": request.method})
                 return error_response(500, "internal", "something went wrong; it has been logged")
             if isinstance(result, Response):
                 return result
