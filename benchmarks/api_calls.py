@@ -16,28 +16,22 @@ SAMPLES = 50
 
 
 def main() -> None:
-    os.environ.update(AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench", AWS_DEFAULT_REGION=REGION,
-                      AWS_REGION=REGION, SHOPDESK_STAGE="bench")
-    os.environ.pop("AWS_ENDPOINT_URL", None)
     import boto3
     from chalice.test import Client
-    from moto import mock_aws
 
     from app import app
+    from benchmarks.offline import offline_aws
     from chalicelib import wiring
     from chalicelib.adapters import items
     from chalicelib.adapters.aws import client
-    from chalicelib.config import AuthSettings, settings
+    from chalicelib.config import AuthSettings
     from chalicelib.domain.ids import iso, new_id
     from chalicelib.domain.principals import Principal, Role
-    from chalicelib.resources import table_definition
     from chalicelib.services.inbox import NewTicketRequest, open_ticket
     from tests.app.api_support import public_pem, token
 
-    wiring.reset()
-    with mock_aws():
-        config = replace(settings(), auth=AuthSettings(public_key_pem=public_pem()))
-        boto3.client("dynamodb", region_name=REGION).create_table(**table_definition(config.table_name))
+    with offline_aws() as bench_settings:
+        config = replace(bench_settings, auth=AuthSettings(public_key_pem=public_pem()))
         with wiring.overridden(settings=config), Client(app, stage_name="test") as test_client:
             agent = Principal("agent-1", "Alex", Role.AGENT)
             deps = wiring.inbox_deps()
@@ -88,4 +82,3 @@ def main() -> None:
                 print(f"   {label:36s} {sum(per_call.values())} DynamoDB calls ({dict(per_call)}), "
                       f"median {median:.1f} ms")
             dynamodb.meta.events.unregister("before-call.*.*", hook)
-    wiring.reset()

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import os
 from collections import Counter
 from typing import Any
 
@@ -29,25 +28,13 @@ def _count(run: Any) -> Counter[str]:
 
 
 def main() -> None:
-    os.environ.update(AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench", AWS_DEFAULT_REGION=REGION,
-                      AWS_REGION=REGION, SHOPDESK_STAGE="bench")
-    os.environ.pop("AWS_ENDPOINT_URL", None)
     import boto3
-    from moto import mock_aws
 
-    from chalicelib import wiring
-    from chalicelib.config import settings
+    from benchmarks.offline import offline_aws
     from chalicelib.handlers import handle_inbound_email
-    from chalicelib.resources import table_definition
     from tests.support import build_mail, notification
 
-    wiring.reset()
-    with mock_aws():
-        config = settings()
-        boto3.client("dynamodb", region_name=REGION).create_table(**table_definition(config.table_name))
-        boto3.client("s3", region_name=REGION).create_bucket(
-            Bucket=config.raw_mail_bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
-        boto3.client("ses", region_name=REGION).verify_domain_identity(Domain="shop.example")
+    with offline_aws() as config:
         s3 = boto3.client("s3", region_name=REGION)
 
         def deliver(raw: bytes, **options: Any) -> dict[str, Any]:
@@ -72,7 +59,6 @@ def main() -> None:
                        if line.lower().startswith("reply-to:"))
         via_address = _count(lambda: deliver(build_mail(to=address, body="via reply address")[0],
                                              destination=[address]))
-    wiring.reset()
     for label, calls, target in (("new-ticket email", created, 5), ("reply by In-Reply-To", replied, 4),
                                  ("reply to the signed address", via_address, 4)):
         detail = ", ".join(f"{name} {n}" for name, n in sorted(calls.items()))
