@@ -45,7 +45,6 @@ def main() -> None:
 
         first, first_id = build_mail()
         created = _count(lambda: deliver(first))
-        sent = boto3.client("ses", region_name=REGION)  # noqa: F841 - keeps the region's backend warm
         from moto.core import DEFAULT_ACCOUNT_ID
         from moto.ses.models import ses_backends
 

@@ -52,7 +52,7 @@ class BusinessCalendar:
                 ranges.append((start, end))
         return sorted(ranges)
 
-    def add_business_minutes(self, start: datetime, minutes: int) -> datetime:
+    def add_business_minutes(self, start: datetime, minutes: float) -> datetime:
         """The moment `minutes` of opening time after `start` (aware datetime), in UTC."""
         start = start.astimezone(UTC)
         if self.weekly is None:
@@ -88,6 +88,26 @@ class BusinessCalendar:
                     total += overlap
             day += timedelta(days=1)
         return total.total_seconds() / 60
+
+    def day_minutes(self) -> float:
+        """Opening minutes of a typical open day (the median over the week's open days): the length of
+        "one business day" in reports. Around the clock, a day is 1,440 minutes."""
+        if self.weekly is None:
+            return 1440.0
+        lengths = []
+        for ranges in self.weekly.values():
+            total = sum(_minutes_of(closes) - _minutes_of(opens) for opens, closes in ranges)
+            if total > 0:
+                lengths.append(total)
+        if not lengths:
+            return 0.0
+        lengths.sort()
+        return float(lengths[len(lengths) // 2])
+
+
+def _minutes_of(text: str) -> int:
+    hours, _, minutes = text.partition(":")
+    return int(hours) * 60 + int(minutes or 0)
 
 
 def describe_promise(due: datetime, now: datetime, time_zone: str) -> str:
