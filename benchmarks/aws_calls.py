@@ -58,7 +58,11 @@ def main() -> None:
                        if line.lower().startswith("reply-to:"))
         via_address = _count(lambda: deliver(build_mail(to=address, body="via reply address")[0],
                                              destination=[address]))
-    for label, calls, target in (("new-ticket email", created, 5), ("reply by In-Reply-To", replied, 4),
+        other, _ = build_mail(sender="Ben <ben@customer.example>", subject="Exchange a jacket")
+        warm = _count(lambda: deliver(other, source="ben@customer.example"))
+    for label, calls, target in (("new-ticket email, cold process", created, 5),
+                                 ("new-ticket email, warm process", warm, 5),
+                                 ("reply by In-Reply-To", replied, 4),
                                  ("reply to the signed address", via_address, 4)):
         detail = ", ".join(f"{name} {n}" for name, n in sorted(calls.items()))
         print(f"   {label:32s} {sum(calls.values())} calls (target <= {target}): {detail}")

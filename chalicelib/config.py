@@ -46,6 +46,23 @@ class AuthSettings:
 
 
 @dataclass(frozen=True)
+class SlaSettings:
+    """The seed of the default SLA policy (managers replace it through /sla/policies) and who hears
+    about warnings and breaches."""
+
+    next_response_minutes: int = 480
+    resolution_minutes: int = 2400
+    warning_minutes: int = 30
+    auto_close_days: int = 5
+    escalation_queue: str | None = None
+    manager_on_duty: str | None = None  # user id assigned on a breach when a policy says "on_duty"
+    queue_agents: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # queue -> agents' addresses
+    agent_emails: Mapping[str, str] = field(default_factory=dict)  # user id -> address, for warnings
+    escalations_topic_arn: str | None = None  # set by infra; looked up by name when absent (local, tests)
+    sweep_max_tickets: int = 200  # bounded work per sweep run; the rest waits for the next minute
+
+
+@dataclass(frozen=True)
 class Settings:
     """Everything that varies by stage or store. Built once per cold start."""
 
@@ -63,6 +80,11 @@ class Settings:
     max_mail_bytes: int = 40 * 1024 * 1024
     log_level: str = "INFO"
     auth: AuthSettings = field(default_factory=lambda: AuthSettings())
+    sla: SlaSettings = field(default_factory=lambda: SlaSettings())
+    sms_numbers: Mapping[str, str] = field(default_factory=dict)  # our number (E.164 or short code) -> queue
+    sms_max_segments: int = 2  # replies and acknowledgements longer than this are refused or shortened
+    sms_reopen_window_days: int = 7  # a text within this many days of a resolution reopens that ticket
+    phone_region: str = "DE"  # how national numbers typed into forms (0151 ...) are read
 
     @property
     def names(self) -> ResourceNames:
@@ -78,6 +100,22 @@ class Settings:
 
     def queue_for(self, address: str) -> str | None:
         return self.support_addresses.get(address.lower())
+
+    def address_for(self, queue: str) -> str:
+        """The support address that answers for `queue` (the first address when none is the queue's)."""
+        return next((a for a, q in self.support_addresses.items() if q == queue), next(iter(self.support_addresses)))
+
+    def sms_queue_for(self, number: str) -> str:
+        return self.sms_numbers.get(number, self.default_queue)
+
+    def sms_origination_for(self, queue: str) -> str | None:
+        """Our number that texts for `queue`: the queue's own, else the default queue's, else the first
+        configured; None when no number is configured (SNS then picks the account's default)."""
+        for wanted in (queue, self.default_queue):
+            found = next((n for n, q in self.sms_numbers.items() if q == wanted), None)
+            if found:
+                return found
+        return next(iter(self.sms_numbers), None)
 
 
 def stage_from_env(environ: Mapping[str, str] | None = None) -> str:
@@ -98,6 +136,31 @@ def _parse_addresses(raw: str | None) -> dict[str, str]:
     return {str(k).strip().lower(): str(v) for k, v in value.items()}
 
 
+def _parse_sms_numbers(raw: str | None, queues: set[str]) -> dict[str, str]:
+    """`{"+4930123456789": "support", "12345": "shipping"}`: our numbers (E.164 or short codes) -> queue."""
+    if not raw:
+        return {}
+    from chalicelib.domain.errors import InvalidInput
+    from chalicelib.sms.numbers import normalize_store_number
+
+    try:
+        value = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise SettingsError("SHOPDESK_SMS_NUMBERS must be a JSON object of number -> queue") from exc
+    if not isinstance(value, dict):
+        raise SettingsError("SHOPDESK_SMS_NUMBERS must be a JSON object of number -> queue")
+    numbers: dict[str, str] = {}
+    for number, queue in value.items():
+        try:
+            normalized = normalize_store_number(str(number))
+        except InvalidInput as exc:
+            raise SettingsError(f"SHOPDESK_SMS_NUMBERS: {number!r} is not a phone number ({exc})") from exc
+        if str(queue) not in queues:
+            raise SettingsError(f"SHOPDESK_SMS_NUMBERS: queue {queue!r} is none of SHOPDESK_ADDRESSES' queues")
+        numbers[normalized] = str(queue)
+    return numbers
+
+
 def _parse_hours(raw: str | None) -> Mapping[int, tuple[tuple[str, str], ...]] | None:
     """`{"0": [["09:00","12:00"],["13:00","17:00"]], ...}` keyed by weekday, 0 = Monday."""
     if not raw:
@@ -107,6 +170,46 @@ def _parse_hours(raw: str | None) -> Mapping[int, tuple[tuple[str, str], ...]] |
         return {int(day): tuple((str(a), str(b)) for a, b in ranges) for day, ranges in value.items()}
     except (json.JSONDecodeError, ValueError, TypeError, AttributeError) as exc:
         raise SettingsError("SHOPDESK_BUSINESS_HOURS must map weekday -> [[open, close], ...]") from exc
+
+
+def _json_map(env: Mapping[str, str], name: str) -> dict[str, object]:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return {}
+    try:
+        value = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise SettingsError(f"{name} must be a JSON object") from exc
+    if not isinstance(value, dict):
+        raise SettingsError(f"{name} must be a JSON object")
+    return value
+
+
+def _sla_settings(env: Mapping[str, str]) -> SlaSettings:
+    agents = _json_map(env, "SHOPDESK_QUEUE_AGENTS")
+    queue_agents: dict[str, tuple[str, ...]] = {}
+    for queue, addresses in agents.items():
+        if not isinstance(addresses, list) or not all(isinstance(a, str) for a in addresses):
+            raise SettingsError("SHOPDESK_QUEUE_AGENTS maps queue -> [agent addresses]")
+        queue_agents[str(queue)] = tuple(a.strip().lower() for a in addresses)
+    emails = _json_map(env, "SHOPDESK_AGENT_EMAILS")
+    if not all(isinstance(v, str) for v in emails.values()):
+        raise SettingsError("SHOPDESK_AGENT_EMAILS maps user id -> address")
+    try:
+        return SlaSettings(
+            next_response_minutes=int(env.get("SHOPDESK_NEXT_RESPONSE_MINUTES", "480")),
+            resolution_minutes=int(env.get("SHOPDESK_RESOLUTION_MINUTES", "2400")),
+            warning_minutes=int(env.get("SHOPDESK_SLA_WARNING_MINUTES", "30")),
+            auto_close_days=int(env.get("SHOPDESK_AUTO_CLOSE_DAYS", "5")),
+            escalation_queue=env.get("SHOPDESK_ESCALATION_QUEUE") or None,
+            manager_on_duty=env.get("SHOPDESK_MANAGER_ON_DUTY") or None,
+            queue_agents=queue_agents,
+            agent_emails={str(user): str(address).strip().lower() for user, address in emails.items()},
+            escalations_topic_arn=env.get("SHOPDESK_ESCALATIONS_TOPIC_ARN") or None,
+            sweep_max_tickets=int(env.get("SHOPDESK_SLA_SWEEP_MAX_TICKETS", "200")),
+        )
+    except ValueError as exc:
+        raise SettingsError(f"invalid numeric SLA setting: {exc}") from exc
 
 
 def _auth_settings(env: Mapping[str, str]) -> AuthSettings:
@@ -144,6 +247,13 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         closed_dates=tuple(d for d in env.get("SHOPDESK_CLOSED_DATES", "").split(",") if d),
     )
     auth = _auth_settings(env)
+    sms_numbers = _parse_sms_numbers(env.get("SHOPDESK_SMS_NUMBERS"), set(addresses.values()))
+    phone_region = env.get("SHOPDESK_PHONE_REGION", "DE").strip().upper()
+    if len(phone_region) != 2 or not phone_region.isalpha():
+        raise SettingsError("SHOPDESK_PHONE_REGION must be a two-letter country code such as DE or US")
+    max_segments = env.get("SHOPDESK_SMS_MAX_SEGMENTS", "2").strip()
+    if not max_segments.isdigit() or not 1 <= int(max_segments) <= 10:
+        raise SettingsError("SHOPDESK_SMS_MAX_SEGMENTS must be 1 to 10 (carriers join at most ~10 parts)")
     try:
         return Settings(
             stage=stage,
@@ -159,6 +269,11 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             acks_per_sender_per_hour=int(env.get("SHOPDESK_ACKS_PER_SENDER_PER_HOUR", "3")),
             log_level=env.get("POWERTOOLS_LOG_LEVEL", "INFO"),
             auth=auth,
+            sla=_sla_settings(env),
+            sms_numbers=sms_numbers,
+            sms_max_segments=int(max_segments),
+            sms_reopen_window_days=int(env.get("SHOPDESK_SMS_REOPEN_WINDOW_DAYS", "7")),
+            phone_region=phone_region,
         )
     except ValueError as exc:
         raise SettingsError(f"invalid numeric setting: {exc}") from exc

@@ -5,7 +5,7 @@ from dataclasses import asdict
 from typing import Any
 
 from chalicelib import wiring
-from chalicelib.observability import count, logger
+from chalicelib.observability import count, gauge, logger
 
 
 def handle_inbound_email(message: str, context: Any = None) -> dict[str, Any]:
@@ -26,4 +26,63 @@ def handle_inbound_email(message: str, context: Any = None) -> dict[str, Any]:
     count("EmailsIngested", outcome=outcome.status)
     if outcome.acknowledged:
         count("AcknowledgementsSent", channel="email")
+    return result
+
+
+def handle_inbound_sms(message: str, context: Any = None, delivered_at: str | None = None) -> dict[str, Any]:
+    """One two-way SMS notification; `delivered_at` is the SNS record's Timestamp."""
+    from chalicelib.services.ingest_sms import delivered_at_from, ingest_sms
+
+    log = logger()
+    request_id = getattr(context, "aws_request_id", None)
+    if request_id:
+        log.set_correlation_id(request_id)
+    try:
+        outcome = ingest_sms(message, wiring.sms_ingest_deps(), delivered_at_from(delivered_at))
+    except Exception:
+        log.exception("sms ingest failed; Lambda will retry (the delivery record keeps it exactly once)")
+        count("SmsIngestFailures")
+        raise
+    result = {k: v for k, v in asdict(outcome).items() if v is not None}
+    if outcome.status == "quarantined":
+        log.warning("sms quarantined", extra={"outcome": result})  # the reason, never the number or text
+    else:
+        log.info("sms ingested", extra={"outcome": result})
+    count("SmsIngested", outcome=outcome.status)
+    if outcome.acknowledged:
+        count("AcknowledgementsSent", channel="sms")
+    return result
+
+
+def handle_sla_sweep(context: Any = None) -> dict[str, Any]:
+    """One SLA sweep run: warnings, breaches and escalations, auto-closes; counts only, no ticket data."""
+    from chalicelib.services.sla_sweep import sweep_sla
+
+    log = logger()
+    request_id = getattr(context, "aws_request_id", None)
+    if request_id:
+        log.set_correlation_id(request_id)
+    remaining = getattr(context, "get_remaining_time_in_millis", None)
+    # Stop early enough to finish the ticket in hand; what is left is the next run's backlog.
+    seconds = max(5.0, remaining() / 1000 - 15) if callable(remaining) else None
+    try:
+        outcome = sweep_sla(wiring.sweep_deps(), seconds=seconds)
+    except Exception:
+        log.exception("sla sweep failed; the next run (or Lambda's retry) picks up where it stopped")
+        count("SlaSweepFailures")
+        raise
+    result = asdict(outcome)
+    if outcome.failed:
+        log.warning("sla sweep could not handle some tickets; they stay due", extra={"outcome": result})
+        count("SlaSweepFailures", len(outcome.failed))
+    else:
+        log.info("sla sweep done", extra={"outcome": result})
+    # No extra dimensions on SlaBreaches: infra's alarm matches namespace, name and service only.
+    for name, value in (("SlaWarnings", outcome.warnings), ("SlaBreaches", outcome.breaches),
+                        ("SlaEscalations", outcome.escalations), ("TicketsAutoClosed", outcome.auto_closed),
+                        ("SlaNoticesFailed", outcome.notices_failed)):
+        if value:
+            count(name, value)
+    count("SlaSweepTickets", outcome.examined)
+    gauge("SlaSweepLagSeconds", outcome.lag_seconds)
     return result

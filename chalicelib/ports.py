@@ -7,6 +7,8 @@ from typing import Protocol
 
 from chalicelib.domain.customers import Customer
 from chalicelib.domain.macros import Macro
+from chalicelib.domain.sla_clock import SlaFact
+from chalicelib.domain.sla_config import CalendarSpec, SlaPolicy
 from chalicelib.domain.tickets import Message, Ticket, TicketEvent
 
 
@@ -40,6 +42,7 @@ class Identity:
     value: str
     customer_id: str
     undeliverable: bool = False
+    sms_opted_out: bool = False  # the number texted STOP: nothing may be texted to it until START
 
 
 @dataclass(frozen=True)
@@ -53,6 +56,7 @@ class Lookup:
     ticket_ids: tuple[str, ...] = ()
     ticket_numbers: tuple[int, ...] = ()
     next_ticket_number: bool = False
+    conversations: tuple[tuple[str, str], ...] = ()  # (channel, number): the ticket a conversation is on
 
 
 @dataclass
@@ -64,6 +68,18 @@ class LookupResult:
     tickets: dict[str, Ticket] = field(default_factory=dict)
     numbers: dict[int, str] = field(default_factory=dict)
     next_ticket_number: int = 0
+    conversations: dict[tuple[str, str], str] = field(default_factory=dict)  # (channel, number) -> ticket id
+
+
+@dataclass(frozen=True)
+class ConversationClaim:
+    """The ticket a channel's conversation with one number continues on moves from `previous` (None:
+    no conversation yet) to `ticket_id`, conditionally: two texts racing to open a ticket make one."""
+
+    channel: str
+    number: str
+    ticket_id: str
+    previous: str | None = None
 
 
 # ---- what the ticket store writes, each in one transaction --------------------------------------
@@ -80,6 +96,8 @@ class NewTicketWrite:
     claim_message_ids: list[MessageIdEntry] = field(default_factory=list)
     rate_increments: list[str] = field(default_factory=list)
     expected_number: int = 0  # from Lookup.next_ticket_number; the store retries on a race
+    customer_update: Customer | None = None  # an existing customer who gained identities (version as read)
+    conversation: ConversationClaim | None = None
 
 
 @dataclass
@@ -93,6 +111,20 @@ class TicketChange:
     inbound: InboundRecord | None = None
     claim_message_ids: list[MessageIdEntry] = field(default_factory=list)
     undeliverable: list[tuple[str, str]] = field(default_factory=list)  # identities to mark
+    sla_facts: list[SlaFact] = field(default_factory=list)  # finished SLA measurements, for reports
+    inbound_first: bool = False  # the delivery record must be new: a concurrent twin of the delivery fails
+
+
+@dataclass
+class CustomerChange:
+    """Customers and identities written together, each conditional on what was read: a customer on its
+    version (None: it must be new), an identity on its owner and consent/bounce state as read (None: it
+    must be unclaimed). Optionally with the delivery that caused it (must be new) and rate counts."""
+
+    customers: list[tuple[Customer, int | None]] = field(default_factory=list)  # (as stored, version read)
+    identities: list[tuple[Identity, Identity | None]] = field(default_factory=list)  # (as stored, as read)
+    inbound: InboundRecord | None = None
+    rate_increments: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -205,6 +237,20 @@ class TicketRepository(Protocol):
         """Moves messages to another ticket in bounded transactions; safe to repeat."""
         ...
 
+    def change_customers(self, change: CustomerChange) -> None:
+        """Writes the change in one transaction; VersionConflict when a customer changed since it was
+        read, AlreadyExists when an identity or the delivery record is not as read."""
+        ...
+
+    def apply_all(self, changes: list[TicketChange]) -> None:
+        """Independent ticket changes in as few transactions as fit (each at most 100 operations, each
+        all or nothing); VersionConflict when a ticket changed since it was read."""
+        ...
+
+    def all_customer_tickets(self, customer_id: str) -> list[Ticket]:
+        """Every ticket of the customer, newest first (Query pages on the customer index)."""
+        ...
+
 
 class BlobStore(Protocol):
     """Binary objects: raw mail, attachments, large bodies."""
@@ -249,5 +295,64 @@ class MailSender(Protocol):
     def send(self, mail: OutgoingEmail) -> SentEmail: ...
 
 
+@dataclass(frozen=True)
+class OutgoingSms:
+    to: str  # E.164
+    text: str
+    origination: str | None = None  # our number for the queue; None lets the provider choose
+    transactional: bool = True  # support texts are transactional: delivered even to DND-registered numbers
+
+
+@dataclass(frozen=True)
+class SentSms:
+    provider_id: str
+
+
+class SmsSender(Protocol):
+    """Sends one text message. Raises Unavailable when the provider refuses the number for good,
+    TransientFailure when a retry may succeed. Callers check consent (opt-out) before sending."""
+
+    def send(self, sms: OutgoingSms) -> SentSms: ...
+
+
 class Clock(Protocol):
     def now(self) -> datetime: ...
+
+
+# ---- SLA ----------------------------------------------------------------------------------------
+@dataclass
+class SlaConfig:
+    """The stored calendars and policies (the environment's defaults fill in what is not stored)."""
+
+    calendars: list[CalendarSpec] = field(default_factory=list)
+    policies: list[SlaPolicy] = field(default_factory=list)
+
+
+class SlaRepository(Protocol):
+    """SLA configuration (versioned: saves are conditional on the version read), the sweep's due
+    index, and the report facts. Conflicting saves raise `VersionConflict`."""
+
+    def load_sla_config(self, max_age_seconds: float = 0) -> SlaConfig: ...
+
+    def save_calendar(self, spec: CalendarSpec, expected_version: int) -> CalendarSpec: ...
+
+    def delete_calendar(self, name: str) -> None: ...
+
+    def save_policy(self, policy: SlaPolicy, expected_version: int) -> SlaPolicy: ...
+
+    def delete_policy(self, policy_id: str) -> None: ...
+
+    def due_tickets(self, before: str, limit: int, start_after: dict[str, str] | None = None) -> TicketPage:
+        """Tickets whose next SLA action (warning, breach, auto-close, notice retry) is at or before `before`,
+        soonest first: one Query on the sparse SLA index."""
+        ...
+
+    def sla_facts(self, day: str, queue: str | None = None) -> list[SlaFact]:
+        """Measurements finished on one day (optionally of one queue): Query, never Scan."""
+        ...
+
+
+class AlertPublisher(Protocol):
+    """Publishes an alert to the people on call (the escalations topic); returns the provider's id."""
+
+    def publish(self, subject: str, message: str) -> str: ...

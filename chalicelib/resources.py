@@ -15,15 +15,17 @@ PK, SK = "pk", "sk"
 TTL_ATTRIBUTE = "expires_at"
 QUEUE_INDEX = "gsi1"  # QUEUE#<queue>#<lane> -> tickets by last activity
 CUSTOMER_INDEX = "gsi2"  # CUSTOMER#<id> -> tickets by creation
-DUE_INDEX = "gsi3"  # sparse: DUE#<lane> -> <due-at>#<ticket>, only tickets whose clock runs
+DUE_INDEX = "gsi3"  # sparse: DUE -> <due-at>#<ticket>, only tickets whose SLA clock runs (inbox "due" view)
 ASSIGNEE_INDEX = "gsi4"  # ASSIGNEE#<user|none>#<lane> -> tickets by last activity
 LANE_INDEX = "gsi5"  # LANE#<lane> -> every ticket of the lane by last activity
+SLA_INDEX = "gsi6"  # sparse: SLA -> <next SLA action at>#<ticket>, the sweep's work queue
 INDEX_KEYS: dict[str, tuple[str, str]] = {
     QUEUE_INDEX: ("gsi1pk", "gsi1sk"),
     CUSTOMER_INDEX: ("gsi2pk", "gsi2sk"),
     DUE_INDEX: ("gsi3pk", "gsi3sk"),
     ASSIGNEE_INDEX: ("gsi4pk", "gsi4sk"),
     LANE_INDEX: ("gsi5pk", "gsi5sk"),
+    SLA_INDEX: ("gsi6pk", "gsi6sk"),
 }
 
 

@@ -17,7 +17,7 @@ def _override_or(name: str, build: Any) -> Any:
 
 @contextmanager
 def overridden(**objects: Any) -> Iterator[None]:
-    """Replaces wired objects (settings, repository, blobs, mail, clock, calendar) within a block."""
+    """Replaces wired objects (settings, repository, blobs, mail, sms, clock, calendar) within a block."""
     saved = dict(_overrides)
     _overrides.update(objects)
     try:
@@ -32,7 +32,7 @@ def reset() -> None:
     from chalicelib.adapters.aws import reset_clients
 
     _overrides.clear()
-    for cached in (_store, _blobs, _mail, _calendar):
+    for cached in (_store, _blobs, _mail, _calendar, _sms, _alerts):
         cached.cache_clear()
     settings.cache_clear()
     reset_clients()
@@ -83,6 +83,19 @@ def mail_sender() -> Any:
     return _override_or("mail", _mail)
 
 
+@lru_cache(maxsize=1)
+def _sms() -> Any:
+    from chalicelib.adapters.aws import client
+    from chalicelib.adapters.sns_sms import SnsSmsSender
+
+    config = current_settings()
+    return SnsSmsSender(lambda: client("sns", config.region))  # the client is built on the first text
+
+
+def sms_sender() -> Any:
+    return _override_or("sms", _sms)
+
+
 def clock() -> Any:
     from chalicelib.adapters.clock import SystemClock
 
@@ -101,14 +114,70 @@ def calendar() -> Any:
     return _override_or("calendar", _calendar)
 
 
+def sla_repository() -> Any:
+    from chalicelib.adapters.sla_repository import TableSlaRepository
+
+    return _override_or("sla_repository", lambda: TableSlaRepository(_store()))
+
+
+SLA_CONFIG_MAX_AGE_SECONDS = 60.0  # how soon a policy edit reaches messages already being ingested elsewhere
+
+
+def sla_setup(config_max_age_seconds: float = 0) -> Any:
+    from chalicelib.adapters.holiday_calendar import calendar_from_spec
+    from chalicelib.services.sla_rules import SlaSetup
+
+    return _override_or("sla", lambda: SlaSetup(repository=sla_repository(), build_calendar=calendar_from_spec,
+                                                config_max_age_seconds=config_max_age_seconds))
+
+
+@lru_cache(maxsize=1)
+def _alerts() -> Any:
+    from chalicelib.adapters.aws import client
+    from chalicelib.adapters.sns_alerts import SnsAlertPublisher
+
+    config = current_settings()
+    return SnsAlertPublisher(client("sns", config.region), config.sla.escalations_topic_arn,
+                             config.names.escalations_topic)
+
+
+def alert_publisher() -> Any:
+    return _override_or("alerts", _alerts)
+
+
+def sweep_deps() -> Any:
+    from chalicelib.services.sla_sweep import SweepDeps
+
+    return SweepDeps(repository=repository(), sla=sla_repository(), setup=sla_setup(), mail=mail_sender(),
+                     alerts=alert_publisher(), clock=clock(), settings=current_settings())
+
+
+def sla_config_deps() -> Any:
+    from chalicelib.adapters.holiday_calendar import check_holidays
+    from chalicelib.services.sla_config import SlaConfigDeps
+
+    return SlaConfigDeps(repository=sla_repository(), setup=sla_setup(), clock=clock(),
+                         settings=current_settings(), check_holidays=check_holidays)
+
+
 def email_ingest_deps() -> Any:
     from chalicelib.services.ingest_email import EmailIngestDeps
 
     return EmailIngestDeps(repository=repository(), blobs=blobs(), mail=mail_sender(), clock=clock(),
-                           calendar=calendar(), settings=current_settings())
+                           calendar=calendar(), settings=current_settings(),
+                           sla=sla_setup(SLA_CONFIG_MAX_AGE_SECONDS))
 
 
 def inbox_deps() -> Any:
     from chalicelib.services.inbox import InboxDeps
 
-    return InboxDeps(repository=repository(), mail=mail_sender(), clock=clock(), settings=current_settings())
+    return InboxDeps(repository=repository(), mail=mail_sender(), clock=clock(), settings=current_settings(),
+                     sms=sms_sender(), sla=sla_setup())
+
+
+def sms_ingest_deps() -> Any:
+    from chalicelib.services.ingest_sms import SmsIngestDeps
+
+    return SmsIngestDeps(repository=repository(), blobs=blobs(), sms=sms_sender(), clock=clock(),
+                         calendar=calendar(), settings=current_settings(),
+                         sla=sla_setup(SLA_CONFIG_MAX_AGE_SECONDS))

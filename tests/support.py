@@ -15,10 +15,12 @@ from chalicelib.adapters.clock import FixedClock
 from chalicelib.adapters.item_store import InMemoryItemStore
 from chalicelib.adapters.s3_blobs import InMemoryBlobStore
 from chalicelib.adapters.ses_mail import RecordingMailSender
+from chalicelib.adapters.sla_repository import TableSlaRepository
 from chalicelib.adapters.table_repository import TableRepository
 from chalicelib.config import load_settings
 from chalicelib.domain.calendar import BusinessCalendar
 from chalicelib.services.ingest_email import EmailIngestDeps, IngestOutcome, ingest_email
+from chalicelib.services.sla_rules import SlaSetup
 
 EVENTS = Path(__file__).resolve().parent / "events"
 CUSTOMER = "anna.schmidt@customer.example"
@@ -101,7 +103,13 @@ class FakeShop:
 
     @property
     def deps(self) -> EmailIngestDeps:
-        return EmailIngestDeps(self.repository, self.blobs, self.mail, self.clock, self.calendar, self.settings)
+        return EmailIngestDeps(self.repository, self.blobs, self.mail, self.clock, self.calendar, self.settings,
+                               sla=self.sla)
+
+    @property
+    def sla(self) -> SlaSetup:
+        """SLA configuration in the same in-memory table, calendars without public holidays."""
+        return SlaSetup(repository=TableSlaRepository(self.store))
 
     def receive(self, raw: bytes, **options: Any) -> IngestOutcome:
         document = notification(**options)

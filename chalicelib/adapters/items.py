@@ -38,7 +38,7 @@ def ticket_item(ticket: Ticket) -> Item:
     item.update(keys.ticket_index_keys(
         ticket_id=ticket.id, queue=ticket.queue, lane=ticket.status.lane, customer_id=ticket.customer_id,
         assignee=ticket.assignee, created_at=ticket.created_at, last_activity_at=ticket.last_activity_at,
-        due_at=ticket.sla_due_at,
+        due_at=ticket.sla_due_at, action_at=ticket.sla_action_at,
     ))
     return item
 
@@ -107,7 +107,7 @@ def customer_from_item(item: Item) -> Customer:
     return Customer(
         id=item["id"], name=item.get("name", ""), emails=list(item.get("emails", [])),
         phones=list(item.get("phones", [])), created_at=item.get("created_at", ""),
-        version=int(item.get("version", 1)),
+        version=int(item.get("version", 1)), merged_into=item.get("merged_into"),
     )
 
 
@@ -116,14 +116,21 @@ def identity_item(identity: Identity) -> Item:
     item.update(kind=identity.kind, value=identity.value, customer_id=identity.customer_id)
     if identity.undeliverable:
         item["undeliverable"] = True
+    if identity.sms_opted_out:
+        item["sms_opted_out"] = True
     return item
 
 
 def identity_from_item(item: Item) -> Identity:
     return Identity(
         kind=item["kind"], value=item["value"], customer_id=item["customer_id"],
-        undeliverable=bool(item.get("undeliverable", False)),
+        undeliverable=bool(item.get("undeliverable", False)), sms_opted_out=bool(item.get("sms_opted_out", False)),
     )
+
+
+def conversation_item(channel: str, number: str, ticket_id: str) -> Item:
+    return {**keys.conversation(channel, number), "entity": "conversation", "channel": channel, "number": number,
+            "ticket_id": ticket_id}
 
 
 def message_id_item(entry: MessageIdEntry) -> Item:

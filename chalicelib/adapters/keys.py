@@ -58,6 +58,11 @@ def rate(name: str) -> Key:
     return _key(f"RATE#{name}", "RATE")
 
 
+def conversation(channel: str, number: str) -> Key:
+    # One per customer number: the ticket its next text continues on, read with the delivery record.
+    return _key(f"CONVO#{channel}#{number}", "CONVO")
+
+
 MACROS_PARTITION = "MACROS"
 
 
@@ -88,14 +93,19 @@ def lane_partition(lane: str) -> str:
     return f"LANE#{lane}"
 
 
+# One partition each, on purpose: a Query per listing page or sweep page. A GSI partition takes
+# ~1,000 write units/s; a 2-4 KB ticket costs 2-4 per write, so one partition holds ~250 ticket
+# changes a second, hundreds of times a shop's rate. Past that, shard by ticket hash and merge.
 DUE_PARTITION = "DUE"
+SLA_PARTITION = "SLA"
 
 
 def ticket_index_keys(
     *, ticket_id: str, queue: str, lane: str, customer_id: str, assignee: str | None,
-    created_at: str, last_activity_at: str, due_at: str | None,
+    created_at: str, last_activity_at: str, due_at: str | None, action_at: str | None = None,
 ) -> dict[str, str]:
-    """Every index entry of a ticket; the due entry exists only while its clock runs (sparse)."""
+    """Every index entry of a ticket. Sparse: the due entry exists only while an SLA clock runs
+    (`due_at`, what the inbox sorts by), the SLA entry only while the sweep owes it an action."""
     activity = f"{last_activity_at}#{ticket_id}"
     entries = {
         "gsi1pk": queue_partition(queue, lane), "gsi1sk": activity,
@@ -105,7 +115,32 @@ def ticket_index_keys(
     }
     if due_at:
         entries.update(gsi3pk=DUE_PARTITION, gsi3sk=f"{due_at}#{ticket_id}")
+    if action_at:
+        entries.update(gsi6pk=SLA_PARTITION, gsi6sk=f"{action_at}#{ticket_id}")
     return entries
+
+
+# ---- SLA configuration and report facts ----------------------------------------------------------
+SLA_CONFIG_PARTITION = "CONFIG#SLA"  # a store has a handful of calendars and policies: read in one Query
+CALENDAR_PREFIX = "CALENDAR#"
+POLICY_PREFIX = "POLICY#"
+
+
+def sla_calendar(name: str) -> Key:
+    return _key(SLA_CONFIG_PARTITION, f"{CALENDAR_PREFIX}{name}")
+
+
+def sla_policy(policy_id: str) -> Key:
+    return _key(SLA_CONFIG_PARTITION, f"{POLICY_PREFIX}{policy_id}")
+
+
+def sla_fact_partition(day: str) -> str:
+    # One partition per day: a report over a range is one Query per day, a queue narrows by prefix.
+    return f"SLAFACT#{day}"
+
+
+def sla_fact(day: str, queue: str, metric: str, ticket_id: str, cycle: int) -> Key:
+    return _key(sla_fact_partition(day), f"{queue}#{metric}#{ticket_id}#{cycle:05d}")
 
 
 TICKET_NUMBER_COUNTER = "ticket-number"

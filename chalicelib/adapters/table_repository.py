@@ -5,7 +5,7 @@ import time
 from dataclasses import replace
 from typing import Any
 
-from chalicelib.adapters import items, keys
+from chalicelib.adapters import items, keys, sla_items
 from chalicelib.adapters.item_store import ABSENT, Add, ConditionFailed, Delete, Filter, Item, ItemStore, Operation, Put
 from chalicelib.domain.customers import Customer
 from chalicelib.domain.errors import AlreadyExists, VersionConflict
@@ -13,6 +13,7 @@ from chalicelib.domain.macros import Macro
 from chalicelib.domain.tickets import AckState, Message, Ticket, TicketEvent, TicketStatus
 from chalicelib.ports import (
     AckRecord,
+    CustomerChange,
     Identity,
     InboundRecord,
     Lookup,
@@ -29,6 +30,7 @@ from chalicelib.resources import ASSIGNEE_INDEX, CUSTOMER_INDEX, DUE_INDEX, LANE
 RATE_TTL_SECONDS = 2 * 3600
 _NUMBER_ATTEMPTS = 8
 _MOVE_BATCH = 40  # two operations a message; a transaction holds at most 100
+_TRANSACTION_LIMIT = 100  # DynamoDB TransactWriteItems
 
 
 def _epoch_in(seconds: int) -> int:
@@ -51,6 +53,7 @@ class TableRepository:
         wanted += [keys.ticket_number(n) for n in request.ticket_numbers]
         if request.next_ticket_number:
             wanted.append(keys.counter(keys.TICKET_NUMBER_COUNTER))
+        wanted += [keys.conversation(channel, number) for channel, number in request.conversations]
         result = LookupResult(next_ticket_number=keys.FIRST_TICKET_NUMBER)
         for item in self.store.batch_get(wanted) if wanted else []:
             self._collect(item, result)
@@ -78,6 +81,8 @@ class TableRepository:
             result.numbers[int(pk.removeprefix("NUMBER#"))] = item["ticket_id"]
         elif kind == "COUNTER":
             result.next_ticket_number = int(item["value"]) + 1
+        elif kind == "CONVO":
+            result.conversations[(item["channel"], item["number"])] = item["ticket_id"]
 
     def get_ticket(self, ticket_id: str) -> Ticket | None:
         item = self.store.get(keys.ticket(ticket_id))
@@ -196,7 +201,32 @@ class TableRepository:
         operations += [Put(items.identity_item(i), {"pk": ABSENT}) for i in write.new_identities]
         operations += [Put(items.message_id_item(m), {"pk": ABSENT}) for m in write.claim_message_ids]
         operations += [self._rate_add(r) for r in write.rate_increments]
+        if write.customer_update:
+            operations.append(self._customer_put(write.customer_update, write.customer_update.version))
+        if write.conversation:
+            claim = write.conversation
+            expect = {"ticket_id": claim.previous} if claim.previous else {"pk": ABSENT}
+            operations.append(Put(items.conversation_item(claim.channel, claim.number, claim.ticket_id), expect))
         return operations
+
+    @staticmethod
+    def _customer_put(customer: Customer, expected_version: int | None) -> Put:
+        """A customer written as version + 1 of what was read (or as version 1 when new)."""
+        if expected_version is None:
+            return Put(items.customer_item(replace(customer, version=1)), {"pk": ABSENT})
+        return Put(items.customer_item(replace(customer, version=expected_version + 1)),
+                   {"version": expected_version})
+
+    @staticmethod
+    def _identity_put(identity: Identity, read: Identity | None) -> Put:
+        if read is None:
+            return Put(items.identity_item(identity), {"pk": ABSENT})
+        # The whole item is rewritten, so everything it says must still be as read: a STOP that lands
+        # between our read and this write is never undone by it.
+        expect: dict[str, Any] = {"customer_id": read.customer_id,
+                                  "sms_opted_out": True if read.sms_opted_out else ABSENT,
+                                  "undeliverable": True if read.undeliverable else ABSENT}
+        return Put(items.identity_item(identity), expect)
 
     @staticmethod
     def _inbound_put(record: InboundRecord, *, first: bool = False) -> Put:
@@ -210,16 +240,22 @@ class TableRepository:
     def _rate_add(rate_key: str) -> Add:
         return Add(keys.rate(rate_key), {"count": 1}, {"expires_at": _epoch_in(RATE_TTL_SECONDS)})
 
-    def apply(self, change: TicketChange) -> Ticket:
+    def _change_operations(self, change: TicketChange) -> tuple[Ticket, list[Operation]]:
+        """The ticket as stored and the writes of one change; the ticket's own write comes first."""
         ticket = replace(change.ticket, version=change.ticket.version + 1)
         operations: list[Operation] = [Put(items.ticket_item(ticket), {"version": change.ticket.version})]
         operations += [Put(items.message_item(m), {"pk": ABSENT}) for m in change.messages]
         if change.inbound:
-            operations.append(self._inbound_put(change.inbound))
+            operations.append(self._inbound_put(change.inbound, first=change.inbound_first))
         operations += [Put(items.event_item(e)) for e in change.events]
         operations += [Put(items.message_id_item(m), {"pk": ABSENT}) for m in change.claim_message_ids]
         for kind, value in change.undeliverable:
             operations.append(Add(keys.identity(kind, value), {}, {"undeliverable": True}))
+        operations += self._fact_operations(change)
+        return ticket, operations
+
+    def apply(self, change: TicketChange) -> Ticket:
+        ticket, operations = self._change_operations(change)
         try:
             self.store.transact(operations)
         except ConditionFailed as exc:
@@ -227,6 +263,18 @@ class TableRepository:
                 raise VersionConflict(f"ticket {ticket.id} changed since it was read") from exc
             raise AlreadyExists("a message of this delivery was stored concurrently") from exc
         return ticket
+
+    @staticmethod
+    def _fact_operations(change: TicketChange) -> list[Operation]:
+        """Report facts go with the change that finished them; a reopened-then-resolved ticket's new
+        fact replaces the one it filed before (possibly under another day or queue)."""
+        operations: list[Operation] = []
+        for fact in change.sla_facts:
+            operations.append(Put(sla_items.fact_item(fact)))
+            if fact.replaces and fact.replaces != fact.filed:
+                day, _, queue = fact.replaces.partition("#")
+                operations.append(Delete(keys.sla_fact(day, queue, fact.metric, fact.ticket_id, fact.cycle)))
+        return operations
 
     def record_ack(self, record: AckRecord) -> Ticket:
         ticket = record.ticket
@@ -255,6 +303,49 @@ class TableRepository:
                                Delete(keys.message(message.ticket_id, message.created_at, message.id))]
             self.store.transact(operations)
         return len(messages)
+
+    def apply_all(self, changes: list[TicketChange]) -> None:
+        """Many independent ticket changes, packed into transactions of at most 100 operations."""
+        batch: list[Operation] = []
+        for change in changes:
+            _, operations = self._change_operations(change)
+            if len(operations) > _TRANSACTION_LIMIT:
+                raise ValueError("one ticket change holds more operations than a transaction")
+            if len(batch) + len(operations) > _TRANSACTION_LIMIT:
+                self._transact_tickets(batch)
+                batch = []
+            batch += operations
+        if batch:
+            self._transact_tickets(batch)
+
+    def _transact_tickets(self, operations: list[Operation]) -> None:
+        try:
+            self.store.transact(operations)
+        except ConditionFailed as exc:
+            raise VersionConflict("a ticket changed while it was being moved; read it again") from exc
+
+    def change_customers(self, change: CustomerChange) -> None:
+        operations: list[Operation] = [self._customer_put(c, v) for c, v in change.customers]
+        operations += [self._identity_put(identity, read) for identity, read in change.identities]
+        if change.inbound:
+            operations.append(self._inbound_put(change.inbound, first=True))
+        operations += [self._rate_add(r) for r in change.rate_increments]
+        try:
+            self.store.transact(operations)
+        except ConditionFailed as exc:
+            if any(index < len(change.customers) for index in exc.indexes):
+                raise VersionConflict("the customer changed since it was read") from exc
+            raise AlreadyExists("an identity or this delivery was written concurrently") from exc
+
+    def all_customer_tickets(self, customer_id: str) -> list[Ticket]:
+        found: list[Ticket] = []
+        start: dict[str, str] | None = None
+        while True:
+            page, start = self.store.query(keys.customer_partition(customer_id), index=CUSTOMER_INDEX,
+                                           forward=False, start_after=start)
+            found += [items.ticket_from_item(i) for i in page]
+            if start is None:
+                return found
 
     # ---- customers, macros, rates --------------------------------------------------------------
     def save_customer(self, customer: Customer, expected_version: int) -> Customer:

@@ -73,6 +73,18 @@ class CustomerPatch(Strict):
     version: int = Field(ge=1, le=2**31)
 
 
+class IdentityBody(Strict):
+    kind: Literal["email", "phone"]
+    value: str = Field(min_length=1, max_length=254, description="an email address, or a phone number (E.164 "
+                       "or national, read with SHOPDESK_PHONE_REGION)")
+    version: int = Field(ge=1, le=2**31, description="the customer version you saw")
+
+
+class CustomerMergeBody(Strict):
+    target_id: str = Field(min_length=1, max_length=64, description="the customer that remains")
+    version: int = Field(ge=1, le=2**31, description="the version of the customer being merged away")
+
+
 class ContactBody(Strict):
     name: str = Field(min_length=1, max_length=200)
     email: str = Field(min_length=3, max_length=254)
@@ -120,6 +132,7 @@ class TicketOut(BaseModel):
     linked_ticket_id: str | None = None
     merged_into: str | None = None
     version: int
+    sla_due_at: str | None = Field(default=None, description="when the soonest running SLA promise falls due")
 
 
 class AttachmentOut(BaseModel):
@@ -176,6 +189,7 @@ class CustomerOut(BaseModel):
     phones: list[str]
     version: int
     tickets: list[TicketOut]
+    merged_into: str | None = None
 
 
 class MacroOut(BaseModel):
@@ -197,3 +211,102 @@ class PreviewOut(BaseModel):
 class ContactOut(BaseModel):
     status: Literal["received"]
     ticket_number: int | None = None
+
+
+# ---- SLA configuration and reports -----------------------------------------------------------
+Minutes = Field(default=None, ge=1, le=366 * 24 * 60, description="business minutes; null: no target")
+
+
+class CalendarBody(Strict):
+    time_zone: str = Field(min_length=1, max_length=64, description="IANA zone, e.g. Europe/Berlin")
+    weekly: dict[Literal["0", "1", "2", "3", "4", "5", "6"], list[tuple[str, str]]] | None = Field(
+        description='weekday (0 = Monday) -> [["09:00", "12:00"], ["13:00", "17:00"]]; null: open 24/7')
+    holiday_country: str | None = Field(default=None, max_length=3, description="ISO 3166 code, e.g. DE")
+    holiday_subdivision: str | None = Field(default=None, max_length=10, description="e.g. BY")
+    closed_dates: list[str] = Field(default_factory=list, max_length=400, description="YYYY-MM-DD")
+    version: int | None = Field(default=None, ge=0, le=2**31, description="the version you saw, to replace")
+
+
+class WarningBody(Strict):
+    minutes_before: int | None = Field(default=None, ge=1, le=366 * 24 * 60)
+    percent: int | None = Field(default=None, ge=1, le=99, description="warn when this share of the target is used")
+
+
+class EscalationBody(Strict):
+    raise_priority: bool = True
+    queue: str | None = Field(default=None, max_length=64, description="move breached tickets to this queue")
+    assignee: str | None = Field(default=None, max_length=128, description="a user id, or on_duty")
+
+
+class PolicyBody(Strict):
+    name: str = Field(min_length=1, max_length=100)
+    calendar: str = Field(default="default", min_length=1, max_length=40)
+    position: int = Field(default=100, ge=0, le=10_000, description="tried in ascending position")
+    queues: list[str] = Field(default_factory=list, max_length=50, description="empty: any queue")
+    priorities: list[Priority] = Field(default_factory=list, description="empty: any priority")
+    first_response_minutes: int | None = Minutes
+    next_response_minutes: int | None = Minutes
+    resolution_minutes: int | None = Minutes
+    warning: WarningBody | None = None
+    escalation: EscalationBody = Field(default_factory=EscalationBody)
+    auto_close_days: int = Field(default=5, ge=1, le=90, description="resolved tickets close after this quiet")
+    version: int | None = Field(default=None, ge=0, le=2**31, description="the version you saw, to replace")
+
+
+class CalendarOut(BaseModel):
+    name: str
+    time_zone: str
+    weekly: dict[str, list[list[str]]] | None
+    holiday_country: str | None
+    holiday_subdivision: str | None
+    closed_dates: list[str]
+    version: int
+    updated_by: str
+    updated_at: str
+
+
+class CalendarListOut(BaseModel):
+    items: list[CalendarOut]
+
+
+class PolicyOut(BaseModel):
+    id: str
+    name: str
+    calendar: str
+    position: int
+    queues: list[str]
+    priorities: list[str]
+    first_response_minutes: int | None
+    next_response_minutes: int | None
+    resolution_minutes: int | None
+    warning: WarningBody
+    escalation: EscalationBody
+    auto_close_days: int
+    version: int
+    updated_by: str
+    updated_at: str
+
+
+class PolicyListOut(BaseModel):
+    items: list[PolicyOut]
+
+
+class TargetFigures(BaseModel):
+    count: int
+    with_target: int
+    attained: int
+    share_attained: float | None
+    business_minutes: dict[str, float | None] = Field(description="p50, p75, p90, p100 (nearest rank)")
+    share_within_business_day: float | None
+
+
+class SlaReportOut(BaseModel):
+    from_: str = Field(alias="from")
+    to: str
+    queue: str | None
+    agent: str | None
+    percentiles: list[str]
+    targets: dict[str, TargetFigures]
+    agents: dict[str, dict[str, TargetFigures]] | None = Field(default=None, description="managers only")
+
+    model_config = ConfigDict(populate_by_name=True)

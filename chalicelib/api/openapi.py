@@ -21,6 +21,10 @@ _LISTING_PARAMETERS = [
     ("sort", "string", "activity (default) or due"), ("limit", "integer", "1 to 100, default 25"),
     ("next", "string", "the cursor of the previous page"),
 ]
+_REPORT_PARAMETERS = [
+    ("from", "first day, YYYY-MM-DD (default: six days before `to`)"), ("to", "last day (default: today)"),
+    ("queue", "queue name"), ("agent", "a user id (managers only)"),
+]
 
 
 def _schema(name: str, components: dict[str, Any]) -> dict[str, Any]:
@@ -68,6 +72,9 @@ def document() -> dict[str, Any]:
         if path == "/customers" and method == "GET":
             parameters += [{"name": n, "in": "query", "required": False, "schema": {"type": "string"}}
                            for n in ("email", "phone")]
+        if path == "/reports/sla" and method == "GET":
+            parameters += [{"name": n, "in": "query", "required": False, "description": d,
+                            "schema": {"type": "string"}} for n, d in _REPORT_PARAMETERS]
         if parameters:
             operation["parameters"] = parameters
         paths.setdefault(path, {})[method.lower()] = operation

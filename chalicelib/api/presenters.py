@@ -19,7 +19,7 @@ def ticket_out(ticket: Ticket) -> dict[str, Any]:
         "created_at": ticket.created_at, "updated_at": ticket.updated_at,
         "last_activity_at": ticket.last_activity_at, "first_response_due_at": ticket.first_response_due_at,
         "first_responded_at": ticket.first_responded_at, "linked_ticket_id": ticket.linked_ticket_id,
-        "merged_into": ticket.merged_into, "version": ticket.version,
+        "merged_into": ticket.merged_into, "version": ticket.version, "sla_due_at": ticket.sla_due_at,
     }
 
 
@@ -45,7 +45,8 @@ def event_out(event: TicketEvent) -> dict[str, Any]:
 
 def customer_out(customer: Customer, tickets: list[Ticket]) -> dict[str, Any]:
     return {"id": customer.id, "name": customer.name, "emails": customer.emails, "phones": customer.phones,
-            "version": customer.version, "tickets": [ticket_out(t) for t in tickets]}
+            "version": customer.version, "tickets": [ticket_out(t) for t in tickets],
+            "merged_into": customer.merged_into}
 
 
 def macro_out(macro: Macro) -> dict[str, Any]:

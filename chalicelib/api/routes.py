@@ -351,3 +351,41 @@ def patch_customer(principal: Principal, _request: Any, customer_id: str, body: 
     from chalicelib.services.customers import rename_customer
 
     return customer_out(*rename_customer(_checked_id(customer_id), body.name, body.version, principal, _deps()))
+
+
+@endpoint("/customers/{customer_id}/identities", ["POST"], role=Role.AGENT, body="IdentityBody")
+@responds("CustomerOut")
+def link_identity(principal: Principal, _request: Any, customer_id: str, body: Any) -> dict[str, Any]:
+    """Link an email address or phone number to the customer"""
+    from chalicelib.api.presenters import customer_out
+    from chalicelib.services.customers import link_identity as run
+
+    return customer_out(*run(_checked_id(customer_id), body.kind, body.value, body.version, principal, _deps()))
+
+
+@endpoint("/customers/{customer_id}/identities/{kind}/{value}", ["DELETE"], role=Role.AGENT)
+@responds("CustomerOut")
+def unlink_identity(principal: Principal, _request: Any, customer_id: str, kind: str, value: str) -> dict[str, Any]:
+    """Unlink an email address or phone number: it becomes a contact of its own"""
+    from urllib.parse import unquote
+
+    from chalicelib.api.presenters import customer_out
+    from chalicelib.services.customers import unlink_identity as run
+
+    return customer_out(*run(_checked_id(customer_id), kind, unquote(value)[:254], principal, _deps()))
+
+
+@endpoint("/customers/{customer_id}/merge", ["POST"], role=Role.AGENT, body="CustomerMergeBody")
+@responds("CustomerOut")
+def merge_customers(principal: Principal, _request: Any, customer_id: str, body: Any) -> dict[str, Any]:
+    """Merge this customer into another: identities and tickets move, in bounded transactions"""
+    from chalicelib.api.presenters import customer_out
+    from chalicelib.services.customers import merge_customers as run
+
+    target = _checked_id(body.target_id)
+    return customer_out(*run(_checked_id(customer_id), target, body.version, principal, _deps()))
+
+
+# SLA configuration and reports live in their own module, declared with `endpoint` like the routes above;
+# loading it here keeps the blueprint (and ROUTES, hence /openapi.json) whole for whoever imports this one.
+from chalicelib.api import sla_routes  # noqa: E402, F401

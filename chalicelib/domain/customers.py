@@ -1,7 +1,11 @@
 """Customers and their identities (email addresses, phone numbers)."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import re
+from dataclasses import dataclass, field, replace
+
+EMAIL_PATTERN = re.compile(r"^[^@\s<>()\[\],;:\"]{1,64}@[A-Za-z0-9.-]{1,253}\.[A-Za-z0-9-]{2,63}$")
+IDENTITY_KINDS = ("email", "phone")
 
 
 def normalize_email(address: str) -> str:
@@ -25,7 +29,24 @@ class Customer:
     phones: list[str] = field(default_factory=list)
     created_at: str = ""
     version: int = 1
+    merged_into: str | None = None  # set when an agent merged this customer into another
 
     @property
     def first_name(self) -> str:
         return self.name.split()[0] if self.name.split() else ""
+
+    def identities(self) -> list[tuple[str, str]]:
+        return [("email", e) for e in self.emails] + [("phone", p) for p in self.phones]
+
+    def with_identity(self, kind: str, value: str) -> Customer:
+        """A copy that also owns `value` (the customer record lists what its identity items say)."""
+        emails, phones = list(self.emails), list(self.phones)
+        target = emails if kind == "email" else phones
+        if value not in target:
+            target.append(value)
+        return replace(self, emails=emails, phones=phones)
+
+    def without_identity(self, kind: str, value: str) -> Customer:
+        emails = [e for e in self.emails if not (kind == "email" and e == value)]
+        phones = [p for p in self.phones if not (kind == "phone" and p == value)]
+        return replace(self, emails=emails, phones=phones)

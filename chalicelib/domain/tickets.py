@@ -119,10 +119,17 @@ class Ticket:
     version: int = 1
     thread_version: int = 1  # the version at which the last public message joined the thread
     merged_into: str | None = None
+    sla: dict[str, Any] | None = None  # the SLA clock (domain.sla_clock.SlaClock.to_dict), folded from events
+    sla_due: str | None = None  # denormalized from `sla`: the soonest running promise
+    sla_action_at: str | None = None  # denormalized: when the SLA sweep next has work on this ticket
+    sla_notices: list[dict[str, Any]] = field(default_factory=list)  # claimed, not yet sent (see sla_sweep)
 
     @property
     def sla_due_at(self) -> str | None:
         """When the running promise falls due; None while no clock runs (answered, waiting, done)."""
+        if self.sla is not None:
+            return self.sla_due
+        # Tickets written before SLA clocks existed keep the first-response promise they were given.
         if self.status in (TicketStatus.NEW, TicketStatus.OPEN) and not self.first_responded_at:
             return self.first_response_due_at
         return None

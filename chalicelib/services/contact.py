@@ -15,11 +15,11 @@ from chalicelib.mail.model import Address, ParsedEmail
 from chalicelib.mail.ses_notification import SesReceipt, Verdicts
 from chalicelib.ports import QuarantineRecord
 from chalicelib.services.ingest_email import EmailIngestDeps, ingest_parsed
+from chalicelib.sms.numbers import normalize_phone
 
 PER_IP_PER_HOUR = 10
 PER_ADDRESS_PER_HOUR = 5
 _EMAIL = re.compile(r"^[^@\s<>()\[\],;:\"]{1,64}@[A-Za-z0-9.-]{1,253}\.[A-Za-z0-9-]{2,63}$")
-_PHONE = re.compile(r"^\+?[0-9 ()./-]{6,24}$")
 
 
 @dataclass(frozen=True)
@@ -40,10 +40,11 @@ def submit_contact(form: ContactForm, deps: EmailIngestDeps) -> int | None:
     if not _EMAIL.match(email):
         raise InvalidInput("email is not an email address", "email")
     phone = None
-    if form.phone:
-        if not _PHONE.match(form.phone.strip()):
-            raise InvalidInput("phone is not a phone number", "phone")
-        phone = re.sub(r"[^0-9+]", "", form.phone)
+    if form.phone and form.phone.strip():
+        try:
+            phone = normalize_phone(form.phone, deps.settings.phone_region)
+        except InvalidInput as exc:
+            raise InvalidInput(f"phone is not a possible phone number: {exc}", "phone") from exc
     now = deps.clock.now()
     hour = now.strftime("%Y%m%d%H")
     repository = deps.repository

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from chalicelib.config import Settings
-from chalicelib.domain.customers import Customer, normalize_email
+from chalicelib.domain.customers import normalize_email
 from chalicelib.domain.errors import InvalidInput, NotFound, Unavailable, VersionConflict
 from chalicelib.domain.ids import iso, new_id
 from chalicelib.domain.principals import Principal
@@ -26,7 +26,6 @@ from chalicelib.domain.tickets import (
 from chalicelib.domain.workflow import check_priority, check_status_change, check_tags
 from chalicelib.ports import (
     Clock,
-    Identity,
     InboundRecord,
     Lookup,
     MailSender,
@@ -39,6 +38,8 @@ from chalicelib.ports import (
     TicketPage,
     TicketRepository,
 )
+from chalicelib.services.identities import plan_identities
+from chalicelib.services.sla_rules import SlaRules, SlaSetup
 
 RESOLVE_QUESTION = (
     "\n\nIf this solves your request, just reply \"yes\" and we will close the ticket. "
@@ -55,6 +56,7 @@ class InboxDeps:
     clock: Clock
     settings: Settings
     sms: Any = None  # SmsSender, when the SMS channel exists
+    sla: SlaSetup | None = None  # None: the environment's default SLA policy only
 
 
 @dataclass
@@ -115,7 +117,8 @@ def update_ticket(ticket_id: str, update: TicketUpdate, principal: Principal, de
     ticket = _require(deps.repository.get_ticket(ticket_id), ticket_id)
     if ticket.version != update.version:
         raise VersionConflict("the ticket changed since you saw it", current=ticket)
-    now = iso(deps.clock.now())
+    moment = deps.clock.now()
+    now = iso(moment)
     changed = replace(ticket, updated_at=now)
     events: list[TicketEvent] = []
 
@@ -148,8 +151,12 @@ def update_ticket(ticket_id: str, update: TicketUpdate, principal: Principal, de
         changed.tags = tags
     if not events:
         return ticket
+    # A person moving queue or priority may put the ticket under another SLA policy.
+    rematch = changed.queue != ticket.queue or changed.priority != ticket.priority
+    stamp = SlaRules(deps.sla, deps.settings).advance(changed, events, moment, actor=principal.user_id,
+                                                      rematch=rematch)
     try:
-        return deps.repository.apply(TicketChange(ticket=changed, events=events))
+        return deps.repository.apply(TicketChange(ticket=stamp.ticket, events=stamp.events, sla_facts=stamp.facts))
     except VersionConflict as exc:
         raise VersionConflict("the ticket changed since you saw it",
                               current=deps.repository.get_ticket(ticket_id)) from exc
@@ -193,16 +200,21 @@ def reply(ticket_id: str, request: ReplyRequest, principal: Principal, deps: Inb
         raise VersionConflict("a message arrived or another reply was sent since you saw the ticket",
                               current=ticket)
     if ticket.channel is Channel.SMS:
-        raise Unavailable("SMS replies arrive with the SMS channel; reply by email if the customer has one")
-    if not ticket.customer_email:
+        from chalicelib.services.sms_replies import send_sms_reply
+
+        message, events, claims = send_sms_reply(ticket, body, after is TicketStatus.RESOLVED, principal, deps)
+    elif not ticket.customer_email:
         raise Unavailable("the customer has no email address to reply to")
-    identity = deps.repository.get_identity("email", ticket.customer_email)
-    if identity is not None and identity.undeliverable:
-        raise Unavailable("the customer's email address bounces; use another channel")
-    if after is TicketStatus.RESOLVED:
-        body += RESOLVE_QUESTION
-    message, events, claims = _send_email_reply(ticket, bundle.messages, body, principal, deps)
-    now = iso(deps.clock.now())
+    else:
+        identity = deps.repository.get_identity("email", ticket.customer_email)
+        if identity is not None and identity.undeliverable:
+            raise Unavailable("the customer's email address bounces; use another channel")
+        if after is TicketStatus.RESOLVED:
+            body += RESOLVE_QUESTION
+        message, events, claims = _send_email_reply(ticket, bundle.messages, body, principal, deps)
+    moment = deps.clock.now()
+    now = iso(moment)
+    rules = SlaRules(deps.sla, deps.settings)
     if after is not None:
         events.append(_event(ticket.id, now, "status_changed", principal.user_id,
                              **{"from": ticket.status.value, "to": after.value}))
@@ -218,9 +230,10 @@ def reply(ticket_id: str, request: ReplyRequest, principal: Principal, deps: Inb
         )
         if after is TicketStatus.RESOLVED:
             changed.resolved_at = now
+        stamp = rules.advance(changed, events, moment)
         try:
-            return deps.repository.apply(TicketChange(ticket=changed, messages=[message], events=events,
-                                                      claim_message_ids=claims)), message
+            return deps.repository.apply(TicketChange(ticket=stamp.ticket, messages=[message], events=stamp.events,
+                                                      claim_message_ids=claims, sla_facts=stamp.facts)), message
         except VersionConflict:
             ticket = _require(deps.repository.get_ticket(ticket_id), ticket_id)
     raise VersionConflict("the reply was sent but the ticket kept changing; it will show after a reload")
@@ -291,11 +304,13 @@ def merge(source_id: str, target_id: str, version: int, principal: Principal, de
         raise VersionConflict("the ticket changed since you saw it", current=source.ticket)
     if target.merged_into:
         raise Unavailable("the target ticket was itself merged; merge into the ticket it was merged into")
-    now = iso(deps.clock.now())
+    moment = deps.clock.now()
+    now = iso(moment)
     moved = deps.repository.move_messages(source.messages, target_id)
     closed = replace(source.ticket, status=TicketStatus.CLOSED, closed_at=now, updated_at=now, merged_into=target_id)
-    deps.repository.apply(TicketChange(ticket=closed, events=[
-        _event(source_id, now, "merged", principal.user_id, into=target_id, messages=moved)]))
+    stamp = SlaRules(deps.sla, deps.settings).advance(
+        closed, [_event(source_id, now, "merged", principal.user_id, into=target_id, messages=moved)], moment)
+    deps.repository.apply(TicketChange(ticket=stamp.ticket, events=stamp.events))
     activity = max(target.last_activity_at, source.ticket.last_activity_at)
     return deps.repository.apply(TicketChange(
         ticket=replace(target, updated_at=now, last_activity_at=activity,
@@ -313,6 +328,15 @@ class NewTicketRequest:
     customer_phone: str | None = None
     customer_name: str = ""
     queue: str | None = None
+
+
+def _checked_phone(raw: str, settings: Settings) -> str:
+    from chalicelib.sms.numbers import normalize_phone
+
+    try:
+        return normalize_phone(raw, settings.phone_region)
+    except InvalidInput as exc:
+        raise InvalidInput(f"customer_phone is not a possible phone number: {exc}", "customer_phone") from exc
 
 
 def open_ticket(request: NewTicketRequest, principal: Principal, deps: InboxDeps) -> Ticket:
@@ -335,32 +359,28 @@ def open_ticket(request: NewTicketRequest, principal: Principal, deps: InboxDeps
     queue = request.queue or settings.default_queue
     if queue not in set(settings.support_addresses.values()):
         raise InvalidInput("unknown queue", "queue")
-    lookup_kind, lookup_value = ("email", email) if email else ("phone", request.customer_phone or "")
-    identity = deps.repository.get_identity(lookup_kind, lookup_value)
-    now = iso(deps.clock.now())
-    customer = None
-    identities: list[Identity] = []
-    if identity is None:
-        customer = Customer(id=new_id(), name=request.customer_name.strip()[:200],
-                            emails=[email] if email else [],
-                            phones=[request.customer_phone] if request.customer_phone else [], created_at=now)
-        identities = [Identity("email", email, customer.id)] if email else []
-        if request.customer_phone:
-            identities.append(Identity("phone", request.customer_phone, customer.id))
-    customer_id = identity.customer_id if identity else customer.id  # type: ignore[union-attr]
+    phone = _checked_phone(request.customer_phone, settings) if request.customer_phone else None
+    moment = deps.clock.now()
+    now = iso(moment)
+    given = ([("email", email)] if email else []) + ([("phone", phone)] if phone else [])
+    known = deps.repository.lookup(Lookup(identities=tuple(given), next_ticket_number=True))
+    # A call that gives both an address and a number links them to one customer (unclaimed ones only).
+    plan = plan_identities(given, known.identities, name=request.customer_name.strip()[:200], now=now,
+                           load_customer=deps.repository.get_customer)
+    customer_id = plan.customer_id
     ticket_id = new_id()
     channel = Channel(request.channel)
     ticket = Ticket(
         id=ticket_id, number=0, subject=subject, status=TicketStatus.OPEN, queue=queue, channel=channel,
         customer_id=customer_id, created_at=now, updated_at=now, last_activity_at=now, customer_email=email,
-        customer_phone=request.customer_phone, customer_name=request.customer_name.strip()[:200],
+        customer_phone=phone, customer_name=request.customer_name.strip()[:200],
         first_responded_at=now, assignee=principal.user_id,
     )
     if channel is Channel.PHONE:
         # The call's log is what the customer said: an inbound message on the phone channel.
         message = Message(
             id=new_id(), ticket_id=ticket_id, created_at=now, direction=Direction.INBOUND, channel=channel,
-            from_address=email or request.customer_phone or "", from_name=request.customer_name.strip()[:200],
+            from_address=email or phone or "", from_name=request.customer_name.strip()[:200],
             subject=subject, body_text=body, visible_text=body, author_id=principal.user_id,
         )
     else:
@@ -372,11 +392,12 @@ def open_ticket(request: NewTicketRequest, principal: Principal, deps: InboxDeps
             internal=True, author_id=principal.user_id,
         )
     events = [_event(ticket_id, now, "created", principal.user_id, channel=channel.value, queue=queue)]
+    stamp = SlaRules(deps.sla, deps.settings).start(ticket, events, moment, actor=principal.user_id)
     created = deps.repository.create_ticket(NewTicketWrite(
-        ticket=ticket, message=message, events=events,
+        ticket=stamp.ticket, message=message, events=stamp.events,
         inbound=InboundRecord("agent", ticket_id, state="done", ticket_id=ticket_id),
-        new_customer=customer, new_identities=identities,
-        expected_number=deps.repository.lookup(Lookup(next_ticket_number=True)).next_ticket_number,
+        new_customer=plan.new_customer, new_identities=plan.new_identities, customer_update=plan.customer_update,
+        expected_number=known.next_ticket_number,
     ))
     if channel is Channel.EMAIL:
         return reply(created.id, ReplyRequest(body=body, version=created.version, force=True), principal, deps)[0]

@@ -56,6 +56,8 @@ from chalicelib.ports import (
     TicketChange,
     TicketRepository,
 )
+from chalicelib.services.identities import plan_identities
+from chalicelib.services.sla_rules import SlaRules, SlaSetup, promise_zone
 from chalicelib.templates import render_file
 
 SOURCE = "email"
@@ -74,6 +76,7 @@ class EmailIngestDeps:
     clock: Clock
     calendar: BusinessCalendar
     settings: Settings
+    sla: SlaSetup | None = None  # None: the environment's default SLA policy only
 
 
 @dataclass(frozen=True)
@@ -346,9 +349,10 @@ class _MailDecision:
             updated.closed_at = iso(self.now) if status is TicketStatus.CLOSED else None
             if status is TicketStatus.OPEN:
                 updated.resolved_at = None
+        stamp = SlaRules(self.deps.sla, self.settings).advance(updated, events, self.now)
         self.deps.repository.apply(
             TicketChange(
-                ticket=updated, messages=[message], events=events,
+                ticket=stamp.ticket, messages=[message], events=stamp.events, sla_facts=stamp.facts,
                 inbound=InboundRecord(*self.ingestion.source, state="done", ticket_id=ticket.id),
                 claim_message_ids=[replace(c, ticket_id=ticket.id) for c in claims],
             )
@@ -399,33 +403,35 @@ class _MailDecision:
         linked: str | None,
     ) -> IngestOutcome:
         identity = lookup.identities.get(("email", self.sender))
-        customer: Customer | None = None
-        if identity is None:
-            customer = Customer(id=new_id(), name=self.sender_name[:200], emails=[self.sender],
-                                created_at=iso(self.now))
-            identity = Identity("email", self.sender, customer.id)
+        # A web form that gives a phone as well links both to one customer (services/identities.py).
+        given = [("email", self.sender)] + ([("phone", self.phone)] if self.phone else [])
+        plan = plan_identities(given, lookup.identities, name=self.sender_name[:200], now=iso(self.now),
+                               load_customer=self.deps.repository.get_customer)
+        customer = plan.new_customer
         ack_state, ack_reason = self._ack_decision(identity, lookup)
-        due = self.deps.calendar.add_business_minutes(self.now, self.settings.first_response_minutes)
         ticket_id = new_id()
         ticket = Ticket(
             id=ticket_id, number=0, subject=(self.mail.subject or "(no subject)")[:500],
             status=TicketStatus.SPAM if self.spam else TicketStatus.NEW, queue=queue, channel=self.channel,
-            customer_id=identity.customer_id, created_at=iso(self.now), updated_at=iso(self.now),
+            customer_id=plan.customer_id, created_at=iso(self.now), updated_at=iso(self.now),
             last_activity_at=iso(self.now), customer_email=self.sender, customer_phone=self.phone,
             customer_name=customer.name if customer else self.sender_name[:200], linked_ticket_id=linked,
-            ack_state=ack_state, ack_reason=ack_reason, first_response_due_at=iso(due),
+            ack_state=ack_state, ack_reason=ack_reason,
         )
         message = self._message(ticket_id)
         events = [self._event(ticket_id, "created", queue=queue, channel=self.channel.value, linked_ticket_id=linked,
                               spam=self.spam or None),
                   self._event(ticket_id, "message_received", message_id=message.id, automated=self.automated)]
+        # The promise the acknowledgement makes is the matched policy's, on that policy's calendar.
+        stamp = SlaRules(self.deps.sla, self.settings).start(ticket, events, self.now)
+        ticket, events = stamp.ticket, stamp.events
         pending = ack_state is AckState.PENDING
         created = self.deps.repository.create_ticket(
             NewTicketWrite(
                 ticket=ticket, message=message, events=events,
                 inbound=InboundRecord(*self.ingestion.source, state="stored" if pending else "done",
                                       ticket_id=ticket_id),
-                new_customer=customer, new_identities=self._new_identities(identity, customer, lookup),
+                new_customer=customer, new_identities=plan.new_identities, customer_update=plan.customer_update,
                 claim_message_ids=[replace(c, ticket_id=ticket_id) for c in claims],
                 rate_increments=[self._rate_key()] if pending else [],
                 expected_number=lookup.next_ticket_number,
@@ -433,14 +439,6 @@ class _MailDecision:
         )
         acknowledged = self._acknowledge(created, queue_address) if pending else False
         return IngestOutcome("created", created.id, created.number, reason=ack_reason, acknowledged=acknowledged)
-
-    def _new_identities(self, identity: Identity, customer: Customer | None, lookup: LookupResult) -> list[Identity]:
-        found = [identity] if customer else []
-        if self.phone and ("phone", self.phone) not in lookup.identities:
-            found.append(Identity("phone", self.phone, identity.customer_id))
-            if customer is not None:
-                customer.phones.append(self.phone)
-        return found
 
     def _finish_without_ticket(self, state: str, reason: str, ticket_id: str | None = None) -> IngestOutcome:
         self.deps.repository.record_inbound(
@@ -471,7 +469,7 @@ class _MailDecision:
             "store": {"name": settings.store_name},
             "customer": {"name": customer.name, "first_name": customer.first_name},
             "ticket": {"number": ticket.number, "subject": ticket.subject},
-            "promise": describe_promise(due, self.now, settings.time_zone),
+            "promise": describe_promise(due, self.now, promise_zone(ticket, settings.time_zone)),
         })
         outgoing = OutgoingEmail(
             from_address=queue_address, from_name=f"{settings.store_name} Support",

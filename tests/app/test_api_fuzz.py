@@ -50,7 +50,7 @@ def test_no_input_makes_a_5xx(api: Api, path: str, method: str, operation: dict[
         from urllib.parse import urlencode
 
         concrete = path
-        for name in ("ticket_id", "number", "macro_id", "customer_id"):
+        for name in ("ticket_id", "number", "macro_id", "customer_id", "kind", "value"):
             concrete = concrete.replace("{" + name + "}", segment)
         if params:
             concrete += "?" + urlencode(params)

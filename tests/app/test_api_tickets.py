@@ -23,7 +23,7 @@ def test_log_a_phone_call_and_read_it_back(api: Api) -> None:
     assert detail["ticket"]["customer"]["phone"] == "+4915112345678"
     [message] = detail["messages"]
     assert message["direction"] == "inbound" and message["channel"] == "phone"
-    assert [e["type"] for e in detail["events"]] == ["created"]
+    assert sorted(e["type"] for e in detail["events"]) == ["created", "sla_applied"]
     status, same = api.call("GET", "/tickets/by-number/1001")
     assert status == 200 and same["ticket"]["id"] == ticket["id"]
 

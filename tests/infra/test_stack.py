@@ -183,6 +183,17 @@ def test_ingest_email_subscribes_to_the_fixed_topic_with_this_stages_settings(sy
     assert properties["FunctionName"] == f"{NAMES.prefix}-ingest_email"
 
 
+def test_ingest_sms_subscribes_to_the_inbound_sms_topic(synth: Synthesized) -> None:
+    """chalice.cdk picks the handler up from app.py: no line in infra/ names it."""
+    function = synth.raw["Resources"]["IngestSms"]
+    (event,) = function["Properties"]["Events"].values()
+    assert event["Type"] == "SNS"
+    assert event["Properties"]["Topic"]["Fn::Sub"].endswith(f":{NAMES.inbound_sms_topic}")
+    assert _logical_id(synth, "AWS::SNS::Topic", TopicName=NAMES.inbound_sms_topic) in function["DependsOn"]
+    assert function["Properties"]["FunctionName"] == f"{NAMES.prefix}-ingest_sms"
+    assert "EventInvokeConfig" in function["Properties"]  # failures end in its own queue
+
+
 def test_async_handlers_fail_into_a_queue_and_are_watched(synth: Synthesized) -> None:
     async_functions = [f for f in synth.functions if f.is_async]
     assert [f.name for f in async_functions][:1] == ["ingest_email"]
@@ -229,11 +240,23 @@ def _identity_statements(synth: Synthesized) -> list[dict[str, Any]]:
     return found
 
 
+def _texts_phone_numbers(statement: dict[str, Any]) -> bool:
+    """The one statement allowed Resource "*": sns:Publish to phone numbers has no ARN (see the stack)."""
+    from infra.stacks.shopdesk_stack import SMS_STATEMENT_SID
+
+    return (statement.get("Sid") == SMS_STATEMENT_SID and statement["Effect"] == "Allow"
+            and _actions(statement) == ["sns:Publish"] and statement["Resource"] == "*"
+            and "Condition" not in statement)
+
+
 def test_no_iam_statement_allows_a_wildcard_action_or_resource(synth: Synthesized) -> None:
     statements = _identity_statements(synth)
     assert statements, "the function role has a policy"
+    assert sum(_texts_phone_numbers(s) for s in statements) == 1, "SMS replies need sns:Publish to numbers"
     for statement in statements:
         assert not any("*" in action for action in _actions(statement)), statement
+        if _texts_phone_numbers(statement):
+            continue
         resources = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
         assert "*" not in resources, statement
     # Resource policies: the only wildcard action allowed is KMS's account-root statement, which keeps the key
@@ -255,6 +278,8 @@ def test_function_role_reaches_only_this_stacks_resources(synth: Synthesized) ->
         {"Action": "sts:AssumeRole", "Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}}]
     local = set(synth.raw["Resources"])
     for statement in _identity_statements(synth):
+        if _texts_phone_numbers(statement):
+            continue  # phone numbers are no resource of any stack
         resources = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
         for resource in resources:
             text = json.dumps(resource)

@@ -185,6 +185,22 @@ def test_console_routes_for_sms_and_schedules(stack: StackProcess) -> None:
     assert stack.request("POST", "/sms", {"from": "0151", "to": "+4930123456", "body": "x"})[0] == 400
 
 
+def test_a_text_through_the_console_opens_a_ticket_and_is_acknowledged_by_sms(stack: StackProcess) -> None:
+    # Given a customer who texts the store's number (the console publishes End User Messaging's JSON)
+    phone = f"+1425555{uuid.uuid4().int % 10_000:04d}"
+    status, body = stack.request("POST", "/sms", {"from": phone, "to": "+4930123456", "body": "Is my parcel late?"})
+    assert status == 202 and body["handlers"] == ["ingest_sms"]
+
+    # Then ingest_sms, delivered by the local SNS subscription, answers by SMS with the ticket number
+    ack = eventually(lambda: outbox_to(stack, phone), stack, "SMS acknowledgement")[0]
+    assert ack["channel"] == "sms" and "ticket #" in ack["text"]
+
+    # And a keyword is answered instead of opening a ticket
+    stack.request("POST", "/sms", {"from": phone, "to": "+4930123456", "body": "HELP"})
+    answers = eventually(lambda: [i for i in outbox_to(stack, phone) if "support" in i["text"]] or None, stack,
+                         "HELP answer")
+    assert len(answers) == 1
+
 def test_the_api_accepts_console_tokens_and_refuses_others(stack: StackProcess) -> None:
     assert api(stack, "/tickets")[0] == 401
     assert api(stack, "/tickets", "not-a-token")[0] == 401
@@ -324,3 +340,4 @@ def test_sigterm_stops_everything(stack: StackProcess) -> None:
         time.sleep(0.1)
     assert not [pid for pid in children if _alive(pid)]
     assert [port for port in stack.ports if not port_is_free(port)] == []
+

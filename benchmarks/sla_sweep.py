@@ -1,0 +1,141 @@
+"""DynamoDB items one SLA sweep reads with N open tickets, K due (N = 1,000 and 10,000; K = 10); escalations/s."""
+from __future__ import annotations
+
+import os
+import time
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+REGION = "eu-central-1"
+SIZES = [int(n) for n in os.environ.get("BENCH_SLA_TICKETS", "1000,10000").split(",")]
+DUE = 10
+ESCALATIONS = int(os.environ.get("BENCH_SLA_ESCALATIONS", "200"))
+START = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)  # Tuesday 10:00 in Berlin
+
+
+@contextmanager
+def _moto() -> Iterator[Any]:
+    """A fresh moto account with ShopDesk's table and escalations topic; yields the settings."""
+    import boto3
+    from moto import mock_aws
+
+    from chalicelib import wiring
+    from chalicelib.config import settings
+    from chalicelib.local import moto_patches
+    from chalicelib.resources import table_definition
+
+    # As the local stack runs moto: a transaction snapshots the items it touches, not the whole table
+    # once per item (which makes every write O(table size) and this benchmark minutes long).
+    moto_patches.install()
+    wiring.reset()
+    with mock_aws():
+        base = settings()
+        config = replace(base, sla=replace(base.sla, manager_on_duty="manager-on-duty"))
+        boto3.client("dynamodb", region_name=REGION).create_table(**table_definition(config.table_name))
+        boto3.client("sns", region_name=REGION).create_topic(Name=config.names.escalations_topic)
+        with wiring.overridden(settings=config):
+            yield config
+    wiring.reset()
+
+
+def _template(config: Any, created: datetime) -> tuple[Any, list[Any]]:
+    """A ticket with its clock, as email ingest writes it (the same services and item builders)."""
+    from chalicelib.domain.ids import iso, new_id
+    from chalicelib.domain.tickets import Channel, Ticket, TicketEvent, TicketStatus
+    from chalicelib.services.sla_rules import SlaRules
+
+    stamp = iso(created)
+    ticket = Ticket(id=new_id(), number=0, subject="Where is my order?", status=TicketStatus.NEW, queue="support",
+                    channel=Channel.EMAIL, customer_id=new_id(), created_at=stamp, updated_at=stamp,
+                    last_activity_at=stamp, customer_email="customer@example.com")
+    events = [TicketEvent(new_id(), ticket.id, stamp, "created", "customer", {"queue": "support"}),
+              TicketEvent(new_id(), ticket.id, stamp, "message_received", "customer", {})]
+    started = SlaRules(None, config).start(ticket, events, created)
+    return started.ticket, started.events
+
+
+def _seed(config: Any, total: int, due: int) -> float:
+    """`total` open tickets, `due` of them past their first-response promise, in bulk (BatchWriteItem)."""
+    import boto3
+
+    from chalicelib.adapters import items
+    from chalicelib.domain.ids import new_id
+
+    began = time.perf_counter()
+    late, _ = _template(config, START - timedelta(days=1))  # breached by START + 1 minute
+    fresh, events = _template(config, START)  # due at 14:00, warned at 13:30
+    table = boto3.resource("dynamodb", region_name=REGION).Table(config.table_name)
+    with table.batch_writer() as batch:
+        for n in range(total):
+            template = late if n < due else fresh
+            ticket = replace(template, id=new_id(), number=2000 + n, customer_id=new_id())
+            batch.put_item(Item=items.ticket_item(ticket))
+            for event in events:
+                batch.put_item(Item=items.event_item(replace(event, id=new_id(), ticket_id=ticket.id)))
+    return time.perf_counter() - began
+
+
+@contextmanager
+def _counting() -> Iterator[Counter[str]]:
+    """Items DynamoDB read (Query's ScannedCount, GetItem, BatchGetItem) and calls made, per operation."""
+    from chalicelib import wiring
+    from chalicelib.adapters.aws import client
+
+    read: Counter[str] = Counter()
+
+    def after(http_response: Any, parsed: Any, model: Any, **_: Any) -> None:
+        read[f"calls:{model.name}"] += 1
+        if model.name == "Query":
+            read["items"] += int(parsed.get("ScannedCount", 0))
+        elif model.name == "GetItem":
+            read["items"] += int("Item" in parsed)
+        elif model.name == "BatchGetItem":
+            read["items"] += sum(len(v) for v in parsed.get("Responses", {}).values())
+
+    dynamodb = client("dynamodb", wiring.current_settings().region)
+    dynamodb.meta.events.register("after-call.dynamodb.*", after)
+    try:
+        yield read
+    finally:
+        dynamodb.meta.events.unregister("after-call.dynamodb.*", after)
+
+
+def _sweep_at(moment: datetime, max_tickets: int | None = None) -> Any:
+    from chalicelib import wiring
+    from chalicelib.adapters.clock import FixedClock
+    from chalicelib.services.sla_sweep import sweep_sla
+
+    with wiring.overridden(clock=FixedClock(moment)):
+        return sweep_sla(wiring.sweep_deps(), max_tickets=max_tickets)
+
+
+def main() -> None:
+    os.environ.update(AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench", AWS_DEFAULT_REGION=REGION,
+                      AWS_REGION=REGION, SHOPDESK_STAGE="bench")
+    os.environ.pop("AWS_ENDPOINT_URL", None)
+    for total in SIZES:
+        with _moto() as config:
+            seeded = _seed(config, total, DUE)
+            with _counting() as read:
+                began = time.perf_counter()
+                outcome = _sweep_at(START + timedelta(minutes=1))
+                elapsed = time.perf_counter() - began
+            calls = {k.removeprefix("calls:"): v for k, v in read.items() if k.startswith("calls:")}
+            print(f"   N={total:>6,} K={DUE}: one sweep read {read['items']} items ({calls}); "
+                  f"{outcome.breaches} breaches escalated in {elapsed * 1000:.0f} ms (seeded in {seeded:.1f} s)",
+                  flush=True)
+            with _counting() as read:
+                _sweep_at(START + timedelta(minutes=2))
+            print(f"   {'':17}the next sweep read {read['items']} items (nothing due)", flush=True)
+    with _moto() as config:
+        _seed(config, ESCALATIONS, ESCALATIONS)
+        began = time.perf_counter()
+        outcome = _sweep_at(START + timedelta(minutes=1), max_tickets=ESCALATIONS)
+        elapsed = time.perf_counter() - began
+        print(f"   escalations under moto: {outcome.escalations} in {elapsed:.2f} s = "
+              f"{outcome.escalations / elapsed:.0f}/s (each: claim transaction, SNS alert, notice recorded; "
+              "moto with the local stack's transaction patch, so a figure of this code, not of DynamoDB)")

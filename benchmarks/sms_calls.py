@@ -1,0 +1,64 @@
+"""AWS API calls per new-ticket SMS and per follow-up SMS (counted with botocore event hooks, moto)."""
+from __future__ import annotations
+
+import json
+import uuid
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Any
+
+REGION = "eu-central-1"
+CUSTOMER = "+14255550182"
+STORE_NUMBER = "+12125550101"
+SERVICES = ("dynamodb", "s3", "sns")
+
+
+def _count(run: Callable[[], Any]) -> Counter[str]:
+    from chalicelib.adapters.aws import client
+
+    names: Counter[str] = Counter()
+
+    def hook(model: Any, **_: Any) -> None:
+        names[model.name] += 1
+
+    for service in SERVICES:
+        client(service, REGION).meta.events.register("before-call.*.*", hook)
+    try:
+        run()
+    finally:
+        for service in SERVICES:
+            client(service, REGION).meta.events.unregister("before-call.*.*", hook)
+    return names
+
+
+def _payload(body: str, origination: str = CUSTOMER) -> str:
+    return json.dumps({"originationNumber": origination, "destinationNumber": STORE_NUMBER,
+                       "messageKeyword": "KEYWORD_123456789012", "messageBody": body,
+                       "inboundMessageId": str(uuid.uuid4())})
+
+
+def main() -> None:
+    from benchmarks.offline import offline_aws
+    from chalicelib import wiring
+    from chalicelib.domain.tickets import TicketStatus
+    from chalicelib.handlers import handle_inbound_sms
+    from chalicelib.ports import TicketChange
+
+    with offline_aws() as config, wiring.overridden(settings=replace(config, sms_numbers={STORE_NUMBER: "support"})):
+        def text(body: str, origination: str = CUSTOMER) -> dict[str, Any]:
+            return handle_inbound_sms(_payload(body, origination))
+
+        created = _count(lambda: text("Where is my parcel?"))
+        follow_up = _count(lambda: text("It was order 5512."))
+        repository = wiring.repository()  # an agent closes the conversation; the next text opens a ticket
+        ticket = repository.get_ticket(text("One more thing")["ticket_id"])
+        repository.apply(TicketChange(ticket=replace(ticket, status=TicketStatus.CLOSED)))
+        returning = _count(lambda: text("A new question, weeks later"))
+        stop = _count(lambda: text("STOP", origination="+14255550199"))
+    for label, calls, target in (("new-ticket SMS (first contact)", created, 4), ("follow-up SMS", follow_up, 3),
+                                 ("new-ticket SMS (returning customer)", returning, None),
+                                 ("STOP from a new number", stop, None)):
+        detail = ", ".join(f"{name} {n}" for name, n in sorted(calls.items()))
+        goal = f"(target <= {target})" if target else "(no target)"
+        print(f"   {label:38s} {sum(calls.values())} calls {goal}: {detail}")

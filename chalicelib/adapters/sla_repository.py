@@ -1,0 +1,95 @@
+"""SlaRepository over any ItemStore: calendars and policies (CONFIG items), the sweep's due index, report facts."""
+from __future__ import annotations
+
+import time
+import weakref
+from dataclasses import replace
+from typing import Any
+
+from chalicelib.adapters import items, keys, sla_items
+from chalicelib.adapters.item_store import ABSENT, ConditionFailed, Delete, Item, ItemStore, Put
+from chalicelib.domain.errors import VersionConflict
+from chalicelib.domain.sla_clock import SlaFact
+from chalicelib.domain.sla_config import CalendarSpec, SlaPolicy
+from chalicelib.ports import SlaConfig, TicketPage
+from chalicelib.resources import SLA_INDEX
+
+# Per store (so tests with fresh stores never share it): when the configuration was read, and what it was.
+_CONFIG_CACHE: weakref.WeakKeyDictionary[Any, tuple[float, SlaConfig]] = weakref.WeakKeyDictionary()
+
+
+def _expect(expected_version: int) -> dict[str, Any]:
+    # Version 0 is "not stored yet" (a new item, or the default the environment seeds).
+    return {"pk": ABSENT} if expected_version == 0 else {"version": expected_version}
+
+
+class TableSlaRepository:
+    def __init__(self, store: ItemStore) -> None:
+        self.store = store
+
+    def _all(self, partition: str, prefix: str = "") -> list[Item]:
+        found: list[Item] = []
+        start = None
+        while True:
+            page, start = self.store.query(partition, prefix, start_after=start)
+            found += page
+            if start is None:
+                return found
+
+    # ---- configuration -------------------------------------------------------------------------
+    def load_sla_config(self, max_age_seconds: float = 0) -> SlaConfig:
+        """Calendars and policies; with `max_age_seconds`, a copy read that recently in this process
+        will do (ingest paths: saves one Query per message; edits reach them within that time)."""
+        cached = _CONFIG_CACHE.get(self.store)
+        if max_age_seconds and cached and time.monotonic() - cached[0] < max_age_seconds:
+            return cached[1]
+        config = self._read_config()
+        _CONFIG_CACHE[self.store] = (time.monotonic(), config)
+        return config
+
+    def _read_config(self) -> SlaConfig:
+        config = SlaConfig()
+        for item in self._all(keys.SLA_CONFIG_PARTITION):
+            if item["sk"].startswith(keys.CALENDAR_PREFIX):
+                config.calendars.append(sla_items.calendar_from_item(item))
+            elif item["sk"].startswith(keys.POLICY_PREFIX):
+                config.policies.append(sla_items.policy_from_item(item))
+        return config
+
+    def save_calendar(self, spec: CalendarSpec, expected_version: int) -> CalendarSpec:
+        _CONFIG_CACHE.pop(self.store, None)
+        stored = replace(spec, version=expected_version + 1)
+        try:
+            self.store.transact([Put(sla_items.calendar_item(stored), _expect(expected_version))])
+        except ConditionFailed as exc:
+            raise VersionConflict(f"calendar {spec.name} changed since it was read") from exc
+        return stored
+
+    def delete_calendar(self, name: str) -> None:
+        _CONFIG_CACHE.pop(self.store, None)
+        self.store.transact([Delete(keys.sla_calendar(name))])
+
+    def save_policy(self, policy: SlaPolicy, expected_version: int) -> SlaPolicy:
+        _CONFIG_CACHE.pop(self.store, None)
+        stored = replace(policy, version=expected_version + 1)
+        try:
+            self.store.transact([Put(sla_items.policy_item(stored), _expect(expected_version))])
+        except ConditionFailed as exc:
+            raise VersionConflict(f"policy {policy.id} changed since it was read") from exc
+        return stored
+
+    def delete_policy(self, policy_id: str) -> None:
+        _CONFIG_CACHE.pop(self.store, None)
+        self.store.transact([Delete(keys.sla_policy(policy_id))])
+
+    # ---- the sweep's work queue ----------------------------------------------------------------
+    def due_tickets(self, before: str, limit: int, start_after: dict[str, str] | None = None) -> TicketPage:
+        # Sort keys are "<time>#<ticket>": "$" follows "#", so a bound of "<time>$" keeps that time too.
+        found, cursor = self.store.query(keys.SLA_PARTITION, index=SLA_INDEX, limit=limit,
+                                         start_after=start_after, sk_before=f"{before}$")
+        return TicketPage([items.ticket_from_item(i) for i in found], cursor)
+
+    # ---- reports -------------------------------------------------------------------------------
+    def sla_facts(self, day: str, queue: str | None = None) -> list[SlaFact]:
+        prefix = f"{queue}#" if queue else ""
+        return [sla_items.fact_from_item(i) for i in self._all(keys.sla_fact_partition(day), prefix)]
