@@ -1,6 +1,7 @@
 """Structured logs and EMF metrics (Powertools), built lazily so `import app` stays light."""
 from __future__ import annotations
 
+import logging
 from functools import lru_cache
 from typing import Any
 
@@ -9,25 +10,43 @@ NAMESPACE = "ShopDesk"
 
 
 @lru_cache(maxsize=1)
-def logger() -> Any:
+def _powertools_logger() -> Any:
     from aws_lambda_powertools import Logger
 
     return Logger(service=SERVICE)
 
 
-@lru_cache(maxsize=1)
-def metrics() -> Any:
-    from aws_lambda_powertools import Metrics
+def logger() -> Any:
+    """The structured logger. Chalice names its own logger after the app ("shopdesk", our service
+    name too) and sets it to ERROR whenever an app object is built, so the level is asserted here."""
+    from chalicelib.config import SettingsError, settings
 
-    return Metrics(namespace=NAMESPACE, service=SERVICE)
+    log = _powertools_logger()
+    try:
+        level = settings().log_level
+    except SettingsError:
+        level = "INFO"  # a broken configuration must still be able to log why it is broken
+    wanted = logging.getLevelName(level.upper())
+    if isinstance(wanted, int) and log.log_level != wanted:
+        log.setLevel(wanted)
+    return log
+
+
+def _emit(name: str, unit: str, value: float, dimensions: dict[str, str]) -> None:
+    """One EMF record per metric: each carries exactly its own dimensions (a shared Metrics object
+    would carry one call's dimensions into the next), and handlers may run outside a Lambda context."""
+    from aws_lambda_powertools.metrics import MetricUnit, single_metric
+
+    with single_metric(name=name, unit=MetricUnit[unit], value=value, namespace=NAMESPACE,
+                       default_dimensions={"service": SERVICE}) as metric:
+        for key, dimension in dimensions.items():
+            metric.add_dimension(name=key, value=dimension)
 
 
 def count(name: str, value: float = 1, **dimensions: str) -> None:
-    """Adds one metric and flushes it at once: handlers are short and may run outside a Lambda context."""
-    from aws_lambda_powertools.metrics import MetricUnit
+    _emit(name, "Count", value, dimensions)
 
-    recorder = metrics()
-    for key, dimension in dimensions.items():
-        recorder.add_dimension(name=key, value=dimension)
-    recorder.add_metric(name=name, unit=MetricUnit.Count, value=value)
-    recorder.flush_metrics()
+
+def gauge(name: str, value: float, unit: str = "Seconds") -> None:
+    """One measured value (not a count), e.g. how late the SLA sweep ran."""
+    _emit(name, unit, value, {})
