@@ -56,6 +56,7 @@ from chalicelib.ports import (
     TicketChange,
     TicketRepository,
 )
+from chalicelib.services.acknowledgements import record_sent_acknowledgement
 from chalicelib.services.identities import plan_identities
 from chalicelib.services.sla_rules import SlaRules, SlaSetup, promise_zone
 from chalicelib.templates import render_file
@@ -499,25 +500,8 @@ class _MailDecision:
                          MessageIdEntry(sent.header_message_id, ticket.id, "outbound")],
             inbound=InboundRecord(*self.ingestion.source, state="done", ticket_id=ticket.id),
         )
-        self._record_ack(record)
+        record_sent_acknowledgement(self.deps.repository, record)
         return True
-
-    def _record_ack(self, record: AckRecord) -> None:
-        for attempt in range(_RECORD_ATTEMPTS):
-            try:
-                self.deps.repository.record_ack(record)
-                return
-            except VersionConflict:
-                fresh = self.deps.repository.get_ticket(record.ticket.id)
-                if fresh is None or fresh.ack_state is AckState.SENT:
-                    return
-                record = replace(record, ticket=fresh)
-            except Exception:
-                # The mail is already out: if this record were lost, Lambda's retry would send it
-                # again. So retry here, where we still know it went, before giving up.
-                if attempt == _RECORD_ATTEMPTS - 1:
-                    raise
-        raise TransientFailure("could not record a sent acknowledgement")
 
 
 

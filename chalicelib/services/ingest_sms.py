@@ -43,6 +43,7 @@ from chalicelib.ports import (
     TicketChange,
     TicketRepository,
 )
+from chalicelib.services.acknowledgements import record_sent_acknowledgement
 from chalicelib.services.identities import plan_identities
 from chalicelib.services.sla_rules import SlaRules, SlaSetup, promise_zone
 from chalicelib.sms import compose
@@ -272,24 +273,8 @@ class _SmsIngestion:
                               promise=ticket.first_response_due_at),
             message_ids=[], inbound=InboundRecord(*self.source, state="done", ticket_id=ticket.id),
         )
-        self._record_ack(record)
+        record_sent_acknowledgement(self.deps.repository, record)
         return True
-
-    def _record_ack(self, record: AckRecord) -> None:
-        for attempt in range(_RECORD_ATTEMPTS):
-            try:
-                self.deps.repository.record_ack(record)
-                return
-            except VersionConflict:
-                fresh = self.deps.repository.get_ticket(record.ticket.id)
-                if fresh is None or fresh.ack_state is AckState.SENT:
-                    return
-                record = replace(record, ticket=fresh)
-            except Exception:
-                # The text is out: if this record were lost, Lambda's retry would text again.
-                if attempt == _RECORD_ATTEMPTS - 1:
-                    raise
-        raise TransientFailure("could not record a sent acknowledgement")
 
     def _skip_ack(self, ticket: Ticket, reason: str) -> None:
         """The provider refused the number for good: the ticket says so, and no retry texts again."""
