@@ -43,7 +43,7 @@ class MergeBody(Strict):
 
 
 class NewTicketBody(Strict):
-    channel: Literal["phone", "email"]
+    channel: Literal["phone", "email", "sms"]
     subject: str = Field(min_length=1, max_length=300)
     body: str = Text
     customer_email: str | None = Field(default=None, max_length=254)

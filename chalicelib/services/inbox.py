@@ -340,10 +340,10 @@ def _checked_phone(raw: str, settings: Settings) -> str:
 
 
 def open_ticket(request: NewTicketRequest, principal: Principal, deps: InboxDeps) -> Ticket:
-    """An agent logs a phone call, or starts an email conversation (the body is sent at once)."""
+    """An agent logs a phone call, or starts an email or SMS conversation (the body is sent at once)."""
     settings = deps.settings
-    if request.channel not in ("phone", "email"):
-        raise InvalidInput("channel must be phone or email", "channel")
+    if request.channel not in ("phone", "email", "sms"):
+        raise InvalidInput("channel must be phone, email or sms", "channel")
     subject, body = request.subject.strip(), request.body.strip()
     if not subject or len(subject) > 300:
         raise InvalidInput("subject is 1 to 300 characters", "subject")
@@ -354,6 +354,8 @@ def open_ticket(request: NewTicketRequest, principal: Principal, deps: InboxDeps
         raise InvalidInput("customer_email is not an email address", "customer_email")
     if request.channel == "email" and not email:
         raise InvalidInput("an email ticket needs customer_email", "customer_email")
+    if request.channel == "sms" and not request.customer_phone:
+        raise InvalidInput("an SMS ticket needs customer_phone", "customer_phone")
     if not email and not request.customer_phone:
         raise InvalidInput("give the customer's email or phone", "customer_email")
     queue = request.queue or settings.default_queue
@@ -384,7 +386,7 @@ def open_ticket(request: NewTicketRequest, principal: Principal, deps: InboxDeps
             subject=subject, body_text=body, visible_text=body, author_id=principal.user_id,
         )
     else:
-        # The mail itself goes out as the first reply below; the thread opens with who started it.
+        # The mail or text itself goes out as the first reply below; the thread opens with who started it.
         started = f"Conversation started by {principal.name}."
         message = Message(
             id=new_id(), ticket_id=ticket_id, created_at=now, direction=Direction.OUTBOUND, channel=channel,
@@ -399,6 +401,6 @@ def open_ticket(request: NewTicketRequest, principal: Principal, deps: InboxDeps
         new_customer=plan.new_customer, new_identities=plan.new_identities, customer_update=plan.customer_update,
         expected_number=known.next_ticket_number,
     ))
-    if channel is Channel.EMAIL:
+    if channel in (Channel.EMAIL, Channel.SMS):
         return reply(created.id, ReplyRequest(body=body, version=created.version, force=True), principal, deps)[0]
     return created

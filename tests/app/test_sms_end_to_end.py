@@ -216,3 +216,15 @@ def test_sms_ingest_logs_no_number_and_no_text(chalice_client: Client, capsys: p
     assert "sms ingested" in logged and "sms quarantined" in logged
     for secret in (CUSTOMER_PHONE, CUSTOMER_PHONE[1:], order, body, STORE_NUMBER):
         assert secret not in logged
+
+
+def test_agent_opens_an_sms_conversation(api: Api, sms_numbers: None) -> None:
+    status, ticket = api.call("POST", "/tickets", {
+        "channel": "sms", "subject": "Your parcel", "body": "Hi, your parcel is ready for pickup.",
+        "customer_phone": "+49 151 2345 6789", "customer_name": "Eva"})
+    assert status == 201 and ticket["channel"] == "sms" and ticket["customer"]["phone"] == "+4915123456789"
+    assert sms_sent()[-1] == ("+4915123456789", "Hi, your parcel is ready for pickup.")
+    _, detail = api.call("GET", f"/tickets/{ticket['id']}")
+    assert [(m["direction"], m["internal"]) for m in detail["messages"]] == [("outbound", True), ("outbound", False)]
+    status, body = api.call("POST", "/tickets", {"channel": "sms", "subject": "x", "body": "y"})
+    assert status == 400 and body["error"]["field"] == "customer_phone"
