@@ -34,7 +34,7 @@ def bare(messages: list[bytes]) -> None:
 def pipeline(messages: list[bytes]) -> None:
     from tests.support import FakeShop
 
-    shop = FakeShop(now=datetime(2026, 11, 24, 9, 0, tzinfo=UTC))
+    shop = FakeShop(now=datetime(2026, 11, 24, 9, 0, tzinfo=UTC), production_like=True)
     for n, raw in enumerate(messages):
         shop.receive(raw, ses_id=f"bench-{n}")
 

@@ -79,6 +79,7 @@ class Settings:
     acks_per_sender_per_hour: int = 3
     max_mail_bytes: int = 40 * 1024 * 1024
     log_level: str = "INFO"
+    metrics_enabled: bool = True  # POWERTOOLS_METRICS_DISABLED=true silences EMF (benchmarks, scripts)
     auth: AuthSettings = field(default_factory=lambda: AuthSettings())
     sla: SlaSettings = field(default_factory=lambda: SlaSettings())
     sms_numbers: Mapping[str, str] = field(default_factory=dict)  # our number (E.164 or short code) -> queue
@@ -268,6 +269,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             reopen_window_days=int(env.get("SHOPDESK_REOPEN_WINDOW_DAYS", "30")),
             acks_per_sender_per_hour=int(env.get("SHOPDESK_ACKS_PER_SENDER_PER_HOUR", "3")),
             log_level=env.get("POWERTOOLS_LOG_LEVEL", "INFO"),
+            metrics_enabled=env.get("POWERTOOLS_METRICS_DISABLED", "false").strip().lower() not in ("1", "true"),
             auth=auth,
             sla=_sla_settings(env),
             sms_numbers=sms_numbers,

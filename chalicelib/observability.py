@@ -37,6 +37,13 @@ def _emit(name: str, unit: str, value: float, dimensions: dict[str, str]) -> Non
     would carry one call's dimensions into the next), and handlers may run outside a Lambda context."""
     from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
+    from chalicelib.config import SettingsError, settings
+
+    try:
+        if not settings().metrics_enabled:
+            return
+    except SettingsError:
+        pass  # count anyway: a broken configuration is exactly when the numbers matter
     with single_metric(name=name, unit=MetricUnit[unit], value=value, namespace=NAMESPACE,
                        default_dimensions={"service": SERVICE}) as metric:
         for key, dimension in dimensions.items():

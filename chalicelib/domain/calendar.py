@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 
 # A ticket that falls into a year of closures would loop for ever; no real calendar is shut that long.
 _MAX_DAYS_AHEAD = 800
+_CACHED_DAYS = 4096
 
 
 def _parse_clock(text: str) -> time:
@@ -29,12 +30,23 @@ class BusinessCalendar:
     weekly: Mapping[int, tuple[tuple[str, str], ...]] | None
     closed_dates: frozenset[date] = frozenset()
     is_holiday: Callable[[date], bool] = field(default=lambda _day: False, compare=False)
+    # A day's ranges in UTC, computed once: promises, warnings and clocks ask about the same days.
+    _ranges: dict[date, list[tuple[datetime, datetime]]] = field(
+        default_factory=dict, init=False, repr=False, compare=False)
 
     @property
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.time_zone)
 
     def _open_ranges(self, day: date) -> list[tuple[datetime, datetime]]:
+        cached = self._ranges.get(day)
+        if cached is None:
+            if len(self._ranges) > _CACHED_DAYS:
+                self._ranges.clear()
+            cached = self._ranges[day] = self._compute_ranges(day)
+        return cached
+
+    def _compute_ranges(self, day: date) -> list[tuple[datetime, datetime]]:
         if self.weekly is None:
             return []
         if day in self.closed_dates or self.is_holiday(day):
