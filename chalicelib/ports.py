@@ -57,6 +57,7 @@ class Lookup:
     ticket_numbers: tuple[int, ...] = ()
     next_ticket_number: bool = False
     conversations: tuple[tuple[str, str], ...] = ()  # (channel, number): the ticket a conversation is on
+    sla_config: bool = False  # the stored SLA calendars and policies (their snapshot item)
 
 
 @dataclass
@@ -69,6 +70,7 @@ class LookupResult:
     numbers: dict[int, str] = field(default_factory=dict)
     next_ticket_number: int = 0
     conversations: dict[tuple[str, str], str] = field(default_factory=dict)  # (channel, number) -> ticket id
+    sla_config: SlaConfig | None = None  # when asked for: what is stored (empty: the defaults only)
 
 
 @dataclass(frozen=True)

@@ -126,6 +126,11 @@ CALENDAR_PREFIX = "CALENDAR#"
 POLICY_PREFIX = "POLICY#"
 
 
+def sla_config_snapshot() -> Key:
+    # The whole configuration in one item as well, so message paths read it in their one BatchGetItem.
+    return _key(SLA_CONFIG_PARTITION, "SNAPSHOT")
+
+
 def sla_calendar(name: str) -> Key:
     return _key(SLA_CONFIG_PARTITION, f"{CALENDAR_PREFIX}{name}")
 

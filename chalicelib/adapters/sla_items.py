@@ -27,6 +27,16 @@ def policy_from_item(item: Item) -> SlaPolicy:
     return SlaPolicy.from_dict(item)
 
 
+def snapshot_item(calendars: list[CalendarSpec], policies: list[SlaPolicy], revision: int) -> Item:
+    return {**keys.sla_config_snapshot(), "entity": "sla_config", "revision": revision,
+            "calendars": [c.to_dict() for c in calendars], "policies": [p.to_dict() for p in policies]}
+
+
+def snapshot_contents(item: Item) -> tuple[list[CalendarSpec], list[SlaPolicy], int]:
+    return ([CalendarSpec.from_dict(c) for c in item.get("calendars", [])],
+            [SlaPolicy.from_dict(p) for p in item.get("policies", [])], int(item.get("revision", 0)))
+
+
 def fact_item(fact: SlaFact) -> Item:
     item = {k: v for k, v in asdict(fact).items() if v is not None}
     item.update(keys.sla_fact(fact.day, fact.queue, fact.metric, fact.ticket_id, fact.cycle))

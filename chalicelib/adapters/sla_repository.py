@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import time
 import weakref
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
@@ -15,6 +16,7 @@ from chalicelib.ports import SlaConfig, TicketPage
 from chalicelib.resources import SLA_INDEX
 
 # Per store (so tests with fresh stores never share it): when the configuration was read, and what it was.
+_SNAPSHOT_ATTEMPTS = 4
 _CONFIG_CACHE: weakref.WeakKeyDictionary[Any, tuple[float, SlaConfig]] = weakref.WeakKeyDictionary()
 
 
@@ -48,39 +50,69 @@ class TableSlaRepository:
         return config
 
     def _read_config(self) -> SlaConfig:
-        config = SlaConfig()
+        return self._read_config_and_revision()[0]
+
+    def _read_config_and_revision(self) -> tuple[SlaConfig, int | None]:
+        config, revision = SlaConfig(), None
         for item in self._all(keys.SLA_CONFIG_PARTITION):
             if item["sk"].startswith(keys.CALENDAR_PREFIX):
                 config.calendars.append(sla_items.calendar_from_item(item))
             elif item["sk"].startswith(keys.POLICY_PREFIX):
                 config.policies.append(sla_items.policy_from_item(item))
-        return config
+            elif item["sk"] == keys.sla_config_snapshot()["sk"]:
+                revision = int(item.get("revision", 0))
+        return config, revision
+
+    def _change(self, operation: Put | Delete, edit: Callable[[SlaConfig], None], conflict: str) -> None:
+        """Writes one configuration item together with the snapshot of the whole configuration; the
+        snapshot is conditional on its revision, so concurrent edits of different items never lose one."""
+        _CONFIG_CACHE.pop(self.store, None)
+        for _ in range(_SNAPSHOT_ATTEMPTS):
+            config, revision = self._read_config_and_revision()
+            edit(config)
+            snapshot = sla_items.snapshot_item(config.calendars, config.policies, (revision or 0) + 1)
+            expect: dict[str, Any] = {"pk": ABSENT} if revision is None else {"revision": revision}
+            try:
+                self.store.transact([operation, Put(snapshot, expect)])
+                return
+            except ConditionFailed as exc:
+                if 0 in exc.indexes:
+                    raise VersionConflict(conflict) from exc
+        raise VersionConflict("the SLA configuration kept changing; try again")
 
     def save_calendar(self, spec: CalendarSpec, expected_version: int) -> CalendarSpec:
-        _CONFIG_CACHE.pop(self.store, None)
         stored = replace(spec, version=expected_version + 1)
-        try:
-            self.store.transact([Put(sla_items.calendar_item(stored), _expect(expected_version))])
-        except ConditionFailed as exc:
-            raise VersionConflict(f"calendar {spec.name} changed since it was read") from exc
+
+        def edit(config: SlaConfig) -> None:
+            config.calendars = sorted([c for c in config.calendars if c.name != spec.name] + [stored],
+                                      key=lambda c: c.name)  # the order the items have
+
+        self._change(Put(sla_items.calendar_item(stored), _expect(expected_version)), edit,
+                     f"calendar {spec.name} changed since it was read")
         return stored
 
     def delete_calendar(self, name: str) -> None:
-        _CONFIG_CACHE.pop(self.store, None)
-        self.store.transact([Delete(keys.sla_calendar(name))])
+        def edit(config: SlaConfig) -> None:
+            config.calendars = [c for c in config.calendars if c.name != name]
+
+        self._change(Delete(keys.sla_calendar(name)), edit, f"calendar {name} changed")
 
     def save_policy(self, policy: SlaPolicy, expected_version: int) -> SlaPolicy:
-        _CONFIG_CACHE.pop(self.store, None)
         stored = replace(policy, version=expected_version + 1)
-        try:
-            self.store.transact([Put(sla_items.policy_item(stored), _expect(expected_version))])
-        except ConditionFailed as exc:
-            raise VersionConflict(f"policy {policy.id} changed since it was read") from exc
+
+        def edit(config: SlaConfig) -> None:
+            config.policies = sorted([p for p in config.policies if p.id != policy.id] + [stored],
+                                     key=lambda p: p.id)  # the order the items have
+
+        self._change(Put(sla_items.policy_item(stored), _expect(expected_version)), edit,
+                     f"policy {policy.id} changed since it was read")
         return stored
 
     def delete_policy(self, policy_id: str) -> None:
-        _CONFIG_CACHE.pop(self.store, None)
-        self.store.transact([Delete(keys.sla_policy(policy_id))])
+        def edit(config: SlaConfig) -> None:
+            config.policies = [p for p in config.policies if p.id != policy_id]
+
+        self._change(Delete(keys.sla_policy(policy_id)), edit, f"policy {policy_id} changed")
 
     # ---- the sweep's work queue ----------------------------------------------------------------
     def due_tickets(self, before: str, limit: int, start_after: dict[str, str] | None = None) -> TicketPage:

@@ -20,6 +20,7 @@ from chalicelib.ports import (
     LookupResult,
     NewTicketWrite,
     QuarantineRecord,
+    SlaConfig,
     TicketBundle,
     TicketChange,
     TicketFilter,
@@ -54,9 +55,13 @@ class TableRepository:
         if request.next_ticket_number:
             wanted.append(keys.counter(keys.TICKET_NUMBER_COUNTER))
         wanted += [keys.conversation(channel, number) for channel, number in request.conversations]
+        if request.sla_config:
+            wanted.append(keys.sla_config_snapshot())
         result = LookupResult(next_ticket_number=keys.FIRST_TICKET_NUMBER)
         for item in self.store.batch_get(wanted) if wanted else []:
             self._collect(item, result)
+        if request.sla_config and result.sla_config is None:
+            result.sla_config = SlaConfig()  # nothing stored: the environment's defaults apply
         return result
 
     @staticmethod
@@ -81,6 +86,9 @@ class TableRepository:
             result.numbers[int(pk.removeprefix("NUMBER#"))] = item["ticket_id"]
         elif kind == "COUNTER":
             result.next_ticket_number = int(item["value"]) + 1
+        elif kind == "CONFIG" and item["sk"] == keys.sla_config_snapshot()["sk"]:
+            calendars, policies, _revision = sla_items.snapshot_contents(item)
+            result.sla_config = SlaConfig(calendars, policies)
         elif kind == "CONVO":
             result.conversations[(item["channel"], item["number"])] = item["ticket_id"]
 

@@ -209,7 +209,7 @@ class _MailDecision:
                 rate_keys=(self._rate_key(),),
                 ticket_ids=(reply_ticket,) if reply_ticket else (),
                 ticket_numbers=(subject_number,) if subject_number else (),
-                next_ticket_number=True,
+                next_ticket_number=True, sla_config=True,
             )
         )
         if lookup.inbound is not None:
@@ -424,7 +424,7 @@ class _MailDecision:
                               spam=self.spam or None),
                   self._event(ticket_id, "message_received", message_id=message.id, automated=self.automated)]
         # The promise the acknowledgement makes is the matched policy's, on that policy's calendar.
-        stamp = SlaRules(self.deps.sla, self.settings).start(ticket, events, self.now)
+        stamp = SlaRules(self.deps.sla, self.settings, lookup.sla_config).start(ticket, events, self.now)
         ticket, events = stamp.ticket, stamp.events
         pending = ack_state is AckState.PENDING
         created = self.deps.repository.create_ticket(

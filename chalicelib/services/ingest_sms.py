@@ -135,7 +135,7 @@ class _SmsIngestion:
         self.queue = self.settings.sms_queue_for(self.destination)
         lookup = self.deps.repository.lookup(Lookup(
             inbound=self.source, identities=(("phone", self.phone),), rate_keys=(self._rate_key(),),
-            next_ticket_number=True, conversations=((SOURCE, self.phone),),
+            next_ticket_number=True, conversations=((SOURCE, self.phone),), sla_config=True,
         ))
         if lookup.inbound is not None:
             return self._resume(lookup.inbound)
@@ -235,7 +235,7 @@ class _SmsIngestion:
                               linked_ticket_id=ticket.linked_ticket_id),
                   self._event(ticket_id, "message_received", message_id=message.id)]
         # The promise the acknowledgement makes is the matched SLA policy's, as for email.
-        stamp = SlaRules(self.deps.sla, self.settings).start(ticket, events, self.now)
+        stamp = SlaRules(self.deps.sla, self.settings, lookup.sla_config).start(ticket, events, self.now)
         ticket, events = stamp.ticket, stamp.events
         pending = ack_state is AckState.PENDING
         created = self.deps.repository.create_ticket(NewTicketWrite(

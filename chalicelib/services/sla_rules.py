@@ -67,16 +67,20 @@ class SlaRules:
     Every service that writes ticket events calls `start` (new ticket) or `advance` (change) before its
     write, so the clock and the due/sweep index keys go in the same transaction as the change."""
 
-    def __init__(self, setup: SlaSetup | None, settings: Settings) -> None:
+    def __init__(self, setup: SlaSetup | None, settings: Settings, stored: SlaConfig | None = None) -> None:
+        """`stored`: the configuration when the caller already read it (a message path's batch read)."""
         self.setup = setup or SlaSetup()
         self.settings = settings
+        self._stored = stored
         self._config: SlaConfig | None = None
 
     # ---- configuration -------------------------------------------------------------------------
     def config(self) -> SlaConfig:
         if self._config is None:
             repository = self.setup.repository
-            stored = repository.load_sla_config(self.setup.config_max_age_seconds) if repository else SlaConfig()
+            stored = self._stored
+            if stored is None:
+                stored = repository.load_sla_config(self.setup.config_max_age_seconds) if repository else SlaConfig()
             calendars = {DEFAULT: default_calendar(self.settings)} | {c.name: c for c in stored.calendars}
             policies = {DEFAULT: default_policy(self.settings)} | {p.id: p for p in stored.policies}
             self._config = SlaConfig(list(calendars.values()), list(policies.values()))

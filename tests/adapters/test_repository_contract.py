@@ -12,6 +12,7 @@ from chalicelib.domain.errors import AlreadyExists, VersionConflict
 from chalicelib.domain.ids import new_id
 from chalicelib.domain.tickets import Channel, Direction, Message, Ticket, TicketEvent, TicketStatus
 from chalicelib.ports import InboundRecord, Lookup, MessageIdEntry, NewTicketWrite, TicketChange, TicketFilter
+from chalicelib.ports import SlaConfig as SlaConfigType
 
 NOW = "2026-11-24T09:00:00.000000Z"
 
@@ -87,3 +88,26 @@ def test_move_messages_between_tickets(repository: TableRepository) -> None:
     assert repository.move_messages(messages, target.id) == 1
     assert repository.bundle(source.id).messages == []  # type: ignore[union-attr]
     assert len(repository.bundle(target.id).messages) == 2  # type: ignore[union-attr]
+
+
+def test_sla_configuration_reaches_message_paths_in_their_batch_read(repository: TableRepository) -> None:
+    from chalicelib.adapters.sla_repository import TableSlaRepository
+    from chalicelib.domain.errors import VersionConflict as Conflict
+    from chalicelib.domain.sla_config import CalendarSpec, SlaPolicy
+
+    sla = TableSlaRepository(repository.store)
+    assert repository.lookup(Lookup(sla_config=True)).sla_config == SlaConfigType()
+    sla.save_calendar(CalendarSpec(name="uk", time_zone="Europe/London", weekly=None), 0)
+    fast = sla.save_policy(SlaPolicy(id="vip", name="VIP", calendar="uk", priorities=("urgent",),
+                                     first_response_minutes=30), 0)
+    sla.save_policy(SlaPolicy(id="shipping", name="Shipping", queues=("shipping",), first_response_minutes=120), 0)
+    seen = repository.lookup(Lookup(sla_config=True)).sla_config
+    assert seen is not None
+    assert [c.name for c in seen.calendars] == ["uk"]
+    assert [(p.id, p.first_response_minutes) for p in seen.policies] == [("shipping", 120), ("vip", 30)]
+    with pytest.raises(Conflict):
+        sla.save_policy(replace(fast, first_response_minutes=10), 0)  # a stale version changes nothing
+    sla.delete_policy("vip")
+    seen = repository.lookup(Lookup(sla_config=True)).sla_config
+    assert seen is not None and [p.id for p in seen.policies] == ["shipping"]
+    assert seen.policies == sla.load_sla_config().policies  # the snapshot and the items agree
