@@ -120,15 +120,11 @@ def sla_repository() -> Any:
     return _override_or("sla_repository", lambda: TableSlaRepository(_store()))
 
 
-SLA_CONFIG_MAX_AGE_SECONDS = 60.0  # how soon a policy edit reaches messages already being ingested elsewhere
-
-
-def sla_setup(config_max_age_seconds: float = 0) -> Any:
+def sla_setup() -> Any:
     from chalicelib.adapters.holiday_calendar import calendar_from_spec
     from chalicelib.services.sla_rules import SlaSetup
 
-    return _override_or("sla", lambda: SlaSetup(repository=sla_repository(), build_calendar=calendar_from_spec,
-                                                config_max_age_seconds=config_max_age_seconds))
+    return _override_or("sla", lambda: SlaSetup(repository=sla_repository(), build_calendar=calendar_from_spec))
 
 
 @lru_cache(maxsize=1)
@@ -164,8 +160,7 @@ def email_ingest_deps() -> Any:
     from chalicelib.services.ingest_email import EmailIngestDeps
 
     return EmailIngestDeps(repository=repository(), blobs=blobs(), mail=mail_sender(), clock=clock(),
-                           calendar=calendar(), settings=current_settings(),
-                           sla=sla_setup(SLA_CONFIG_MAX_AGE_SECONDS))
+                           calendar=calendar(), settings=current_settings(), sla=sla_setup())
 
 
 def inbox_deps() -> Any:
@@ -179,5 +174,4 @@ def sms_ingest_deps() -> Any:
     from chalicelib.services.ingest_sms import SmsIngestDeps
 
     return SmsIngestDeps(repository=repository(), blobs=blobs(), sms=sms_sender(), clock=clock(),
-                         calendar=calendar(), settings=current_settings(),
-                         sla=sla_setup(SLA_CONFIG_MAX_AGE_SECONDS))
+                         calendar=calendar(), settings=current_settings(), sla=sla_setup())

@@ -94,7 +94,7 @@ class FakeShop:
     blobs: InMemoryBlobStore = field(default_factory=lambda: InMemoryBlobStore("shopdesk-test-raw-mail"))
     mail: RecordingMailSender = field(default_factory=RecordingMailSender)
     env: dict[str, str] = field(default_factory=lambda: {"SHOPDESK_STAGE": "test"})
-    # As wiring builds it for message paths: cached calendars, configuration read once a minute.
+    # As wiring builds it: calendars with public holidays, built once per process.
     production_like: bool = False
 
     def __post_init__(self) -> None:
@@ -113,10 +113,8 @@ class FakeShop:
         """SLA configuration in the same in-memory table, calendars without public holidays."""
         if self.production_like:
             from chalicelib.adapters.holiday_calendar import calendar_from_spec
-            from chalicelib.wiring import SLA_CONFIG_MAX_AGE_SECONDS
 
-            return SlaSetup(repository=TableSlaRepository(self.store), build_calendar=calendar_from_spec,
-                            config_max_age_seconds=SLA_CONFIG_MAX_AGE_SECONDS)
+            return SlaSetup(repository=TableSlaRepository(self.store), build_calendar=calendar_from_spec)
         return SlaSetup(repository=TableSlaRepository(self.store))
 
     def receive(self, raw: bytes, **options: Any) -> IngestOutcome:

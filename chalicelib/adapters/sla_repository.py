@@ -1,8 +1,6 @@
 """SlaRepository over any ItemStore: calendars and policies (CONFIG items), the sweep's due index, report facts."""
 from __future__ import annotations
 
-import time
-import weakref
 from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
@@ -15,9 +13,7 @@ from chalicelib.domain.sla_config import CalendarSpec, SlaPolicy
 from chalicelib.ports import SlaConfig, TicketPage
 from chalicelib.resources import SLA_INDEX
 
-# Per store (so tests with fresh stores never share it): when the configuration was read, and what it was.
 _SNAPSHOT_ATTEMPTS = 4
-_CONFIG_CACHE: weakref.WeakKeyDictionary[Any, tuple[float, SlaConfig]] = weakref.WeakKeyDictionary()
 
 
 def _expect(expected_version: int) -> dict[str, Any]:
@@ -39,15 +35,9 @@ class TableSlaRepository:
                 return found
 
     # ---- configuration -------------------------------------------------------------------------
-    def load_sla_config(self, max_age_seconds: float = 0) -> SlaConfig:
-        """Calendars and policies; with `max_age_seconds`, a copy read that recently in this process
-        will do (ingest paths: saves one Query per message; edits reach them within that time)."""
-        cached = _CONFIG_CACHE.get(self.store)
-        if max_age_seconds and cached and time.monotonic() - cached[0] < max_age_seconds:
-            return cached[1]
-        config = self._read_config()
-        _CONFIG_CACHE[self.store] = (time.monotonic(), config)
-        return config
+    def load_sla_config(self) -> SlaConfig:
+        """Calendars and policies (one Query); message paths read the snapshot in their batch instead."""
+        return self._read_config()
 
     def _read_config(self) -> SlaConfig:
         return self._read_config_and_revision()[0]
@@ -66,7 +56,6 @@ class TableSlaRepository:
     def _change(self, operation: Put | Delete, edit: Callable[[SlaConfig], None], conflict: str) -> None:
         """Writes one configuration item together with the snapshot of the whole configuration; the
         snapshot is conditional on its revision, so concurrent edits of different items never lose one."""
-        _CONFIG_CACHE.pop(self.store, None)
         for _ in range(_SNAPSHOT_ATTEMPTS):
             config, revision = self._read_config_and_revision()
             edit(config)

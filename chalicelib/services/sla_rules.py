@@ -30,7 +30,6 @@ class SlaSetup:
 
     repository: SlaRepository | None = None
     build_calendar: Callable[[CalendarSpec], BusinessCalendar] = plain_calendar
-    config_max_age_seconds: float = 0  # message paths accept a config read this recently
 
 
 def default_calendar(settings: Settings) -> CalendarSpec:
@@ -80,7 +79,7 @@ class SlaRules:
             repository = self.setup.repository
             stored = self._stored
             if stored is None:
-                stored = repository.load_sla_config(self.setup.config_max_age_seconds) if repository else SlaConfig()
+                stored = repository.load_sla_config() if repository else SlaConfig()
             calendars = {DEFAULT: default_calendar(self.settings)} | {c.name: c for c in stored.calendars}
             policies = {DEFAULT: default_policy(self.settings)} | {p.id: p for p in stored.policies}
             self._config = SlaConfig(list(calendars.values()), list(policies.values()))
