@@ -114,6 +114,17 @@ class ItemStore(Protocol):
         ...
 
 
+def _copied(value: Any) -> Any:
+    """A copy of stored containers (callers may mutate what they read); scalars are immutable."""
+    if isinstance(value, dict):
+        return {k: _copied(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_copied(v) for v in value]
+    if isinstance(value, set):
+        return set(value)
+    return value
+
+
 def _dynamo_like(value: Any) -> Any:
     """Numbers come back from DynamoDB as Decimal; the fake does the same so code cannot rely on int."""
     if isinstance(value, bool) or value is None or isinstance(value, str):
@@ -141,12 +152,12 @@ class InMemoryItemStore:
     def get(self, key: Key) -> Item | None:
         self.calls.append("GetItem")
         item = self.items.get(self._ident(key))
-        return copy.deepcopy(item) if item is not None else None
+        return _copied(item) if item is not None else None
 
     def batch_get(self, keys: Sequence[Key]) -> list[Item]:
         self.calls.append("BatchGetItem")
         found = (self.items.get(self._ident(k)) for k in keys)
-        return [copy.deepcopy(item) for item in found if item is not None]
+        return [_copied(item) for item in found if item is not None]
 
     def query(
         self,
@@ -185,7 +196,7 @@ class InMemoryItemStore:
             tail = page[-1]
             last = {PK: tail[PK], SK: tail[SK], sk_attr: tail[sk_attr], pk_attr: tail[pk_attr]}
         kept = [i for i in page if all(f.matches(i) for f in filters)]
-        return [copy.deepcopy(i) for i in kept], last
+        return [_copied(i) for i in kept], last
 
     def _holds(self, current: Item | None, expect: dict[str, Any]) -> bool:
         for attribute, wanted in expect.items():
@@ -223,7 +234,7 @@ class InMemoryItemStore:
         for attribute, amount in add.items():
             item[attribute] = Decimal(item.get(attribute, 0)) + amount
         item.update(_dynamo_like(values))
-        return copy.deepcopy(item)
+        return _copied(item)
 
     def add(self, key: Key, add: dict[str, int], set_values: dict[str, Any] | None = None) -> Item:
         self.calls.append("UpdateItem")
