@@ -9,22 +9,9 @@ REGION = "eu-central-1"
 
 
 def _count(run: Any) -> Counter[str]:
-    from chalicelib.adapters.aws import client
+    from benchmarks.offline import count_calls
 
-    names: Counter[str] = Counter()
-
-    def hook(model: Any, **_: Any) -> None:
-        names[model.name] += 1
-
-    services = ("dynamodb", "s3", "ses")
-    for service in services:
-        client(service, REGION).meta.events.register("before-call.*.*", hook)
-    try:
-        run()
-    finally:
-        for service in services:
-            client(service, REGION).meta.events.unregister("before-call.*.*", hook)
-    return names
+    return count_calls(run, ("dynamodb", "s3", "ses"))
 
 
 def main() -> None:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -34,3 +35,22 @@ def offline_aws() -> Iterator[Any]:
             yield config
     finally:
         wiring.reset()
+
+
+def count_calls(run: Any, services: tuple[str, ...]) -> Counter[str]:
+    """AWS API calls `run()` makes through ShopDesk's clients, by operation name (botocore hooks)."""
+    from chalicelib.adapters.aws import client
+
+    names: Counter[str] = Counter()
+
+    def hook(model: Any, **_: Any) -> None:
+        names[model.name] += 1
+
+    for service in services:
+        client(service, REGION).meta.events.register("before-call.*.*", hook)
+    try:
+        run()
+    finally:
+        for service in services:
+            client(service, REGION).meta.events.unregister("before-call.*.*", hook)
+    return names

@@ -4,7 +4,6 @@ from __future__ import annotations
 import json
 import uuid
 from collections import Counter
-from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
@@ -14,22 +13,10 @@ STORE_NUMBER = "+12125550101"
 SERVICES = ("dynamodb", "s3", "sns")
 
 
-def _count(run: Callable[[], Any]) -> Counter[str]:
-    from chalicelib.adapters.aws import client
+def _count(run: Any) -> Counter[str]:
+    from benchmarks.offline import count_calls
 
-    names: Counter[str] = Counter()
-
-    def hook(model: Any, **_: Any) -> None:
-        names[model.name] += 1
-
-    for service in SERVICES:
-        client(service, REGION).meta.events.register("before-call.*.*", hook)
-    try:
-        run()
-    finally:
-        for service in SERVICES:
-            client(service, REGION).meta.events.unregister("before-call.*.*", hook)
-    return names
+    return count_calls(run, SERVICES)
 
 
 def _payload(body: str, origination: str = CUSTOMER) -> str:
