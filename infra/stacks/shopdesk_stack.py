@@ -325,7 +325,8 @@ class ShopDeskStack(Stack):
             # Chalice subscribes to topics by name (an ARN string), which CloudFormation cannot order by itself.
             resource.node.add_dependency(policy, log_group)
             if "SNS" in function.event_types:
-                resource.node.add_dependency(*self.named_topics)
+                # Only the topics Chalice subscribes to by name; the escalations topic is a Ref already.
+                resource.node.add_dependency(self.inbound_email_topic, self.inbound_sms_topic)
             if function.name in queues:
                 resource.add_property_override("EventInvokeConfig", {
                     "MaximumRetryAttempts": 2,
