@@ -17,7 +17,7 @@ def _override_or(name: str, build: Any) -> Any:
 
 @contextmanager
 def overridden(**objects: Any) -> Iterator[None]:
-    """Replaces wired objects (settings, repository, blobs, mail, sms, clock, calendar) within a block."""
+    """Replaces wired objects (settings, repository, blobs, mail, sms, clock, sla, …) within a block."""
     saved = dict(_overrides)
     _overrides.update(objects)
     try:
@@ -32,7 +32,7 @@ def reset() -> None:
     from chalicelib.adapters.aws import reset_clients
 
     _overrides.clear()
-    for cached in (_store, _blobs, _mail, _calendar, _sms, _alerts):
+    for cached in (_store, _blobs, _mail, _sms, _alerts):
         cached.cache_clear()
     settings.cache_clear()
     reset_clients()
@@ -102,18 +102,6 @@ def clock() -> Any:
     return _override_or("clock", SystemClock)
 
 
-@lru_cache(maxsize=1)
-def _calendar() -> Any:
-    from chalicelib.adapters.holiday_calendar import business_calendar
-
-    config = current_settings()
-    return business_calendar(config.time_zone, config.business_hours)
-
-
-def calendar() -> Any:
-    return _override_or("calendar", _calendar)
-
-
 def sla_repository() -> Any:
     from chalicelib.adapters.sla_repository import TableSlaRepository
 
@@ -160,7 +148,7 @@ def email_ingest_deps() -> Any:
     from chalicelib.services.ingest_email import EmailIngestDeps
 
     return EmailIngestDeps(repository=repository(), blobs=blobs(), mail=mail_sender(), clock=clock(),
-                           calendar=calendar(), settings=current_settings(), sla=sla_setup())
+                           settings=current_settings(), sla=sla_setup())
 
 
 def inbox_deps() -> Any:
@@ -174,4 +162,4 @@ def sms_ingest_deps() -> Any:
     from chalicelib.services.ingest_sms import SmsIngestDeps
 
     return SmsIngestDeps(repository=repository(), blobs=blobs(), sms=sms_sender(), clock=clock(),
-                         calendar=calendar(), settings=current_settings(), sla=sla_setup())
+                         settings=current_settings(), sla=sla_setup())

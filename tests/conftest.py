@@ -65,3 +65,24 @@ def sent_emails(region: str = REGION) -> list[Any]:
     from moto.ses.models import ses_backends
 
     return list(ses_backends[DEFAULT_ACCOUNT_ID][region].sent_messages)
+
+
+def sent_mime(index: int = -1) -> Any:
+    """A message moto's SES sent, parsed as its recipient's client would (email.message.EmailMessage)."""
+    import email
+    from email.policy import default
+
+    raw = sent_emails()[index].raw_data
+    message = email.message_from_bytes(raw.encode() if isinstance(raw, str) else raw, policy=default)
+    assert isinstance(message, email.message.EmailMessage)
+    return message
+
+
+def table_items(entity: str) -> list[dict[str, Any]]:
+    """Every stored item of one kind. Test-only inspection: application code never scans."""
+    import boto3
+
+    from chalicelib.config import settings
+
+    table = boto3.resource("dynamodb", region_name=REGION).Table(settings().table_name)
+    return [i for i in table.scan()["Items"] if i.get("entity") == entity]

@@ -15,7 +15,6 @@ from chalicelib.adapters.s3_blobs import InMemoryBlobStore
 from chalicelib.adapters.sns_sms import RecordingSmsSender
 from chalicelib.adapters.table_repository import TableRepository
 from chalicelib.config import load_settings
-from chalicelib.domain.calendar import BusinessCalendar
 from chalicelib.services.ingest_sms import SmsIngestDeps, SmsOutcome, ingest_sms
 
 EVENTS = Path(__file__).resolve().parent / "events"
@@ -50,11 +49,10 @@ class FakeSmsShop:
         self.clock = FixedClock(self.now)
         self.repository = TableRepository(self.store)
         self.settings = load_settings(self.env)
-        self.calendar = BusinessCalendar(self.settings.time_zone, self.settings.business_hours.weekly)
 
     @property
     def deps(self) -> SmsIngestDeps:
-        return SmsIngestDeps(self.repository, self.blobs, self.sms, self.clock, self.calendar, self.settings)
+        return SmsIngestDeps(self.repository, self.blobs, self.sms, self.clock, self.settings)
 
     def text(self, body: str | None = None, *, delivered_at: datetime | None = None, **options: Any) -> SmsOutcome:
         return ingest_sms(json.dumps(sms_payload(body, **options)), self.deps, delivered_at)

@@ -18,7 +18,6 @@ from chalicelib.adapters.ses_mail import RecordingMailSender
 from chalicelib.adapters.sla_repository import TableSlaRepository
 from chalicelib.adapters.table_repository import TableRepository
 from chalicelib.config import load_settings
-from chalicelib.domain.calendar import BusinessCalendar
 from chalicelib.services.ingest_email import EmailIngestDeps, IngestOutcome, ingest_email
 from chalicelib.services.sla_rules import SlaSetup
 
@@ -101,11 +100,10 @@ class FakeShop:
         self.clock = FixedClock(self.now)
         self.repository = TableRepository(self.store)
         self.settings = load_settings(self.env)
-        self.calendar = BusinessCalendar(self.settings.time_zone, self.settings.business_hours.weekly)
 
     @property
     def deps(self) -> EmailIngestDeps:
-        return EmailIngestDeps(self.repository, self.blobs, self.mail, self.clock, self.calendar, self.settings,
+        return EmailIngestDeps(self.repository, self.blobs, self.mail, self.clock, self.settings,
                                sla=self.sla)
 
     @property

@@ -1,10 +1,9 @@
-"""Builds the store's BusinessCalendar from settings, with public holidays from the `holidays` package."""
+"""Calendars as the clock computes with them: stored specs built once, public holidays from `holidays`."""
 from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import date
 
-from chalicelib.config import BusinessHoursSettings
 from chalicelib.domain.calendar import BusinessCalendar
 from chalicelib.domain.errors import InvalidInput
 from chalicelib.domain.sla_config import CalendarSpec
@@ -17,15 +16,6 @@ def holiday_lookup(country: str | None, subdivision: str | None) -> Callable[[da
 
     table = holidays.country_holidays(country, subdiv=subdivision)
     return lambda day: day in table
-
-
-def business_calendar(time_zone: str, hours: BusinessHoursSettings) -> BusinessCalendar:
-    return BusinessCalendar(
-        time_zone=time_zone,
-        weekly=hours.weekly,
-        closed_dates=frozenset(date.fromisoformat(d) for d in hours.closed_dates),
-        is_holiday=holiday_lookup(hours.holiday_country, hours.holiday_subdivision),
-    )
 
 
 def check_holidays(country: str | None, subdivision: str | None) -> None:

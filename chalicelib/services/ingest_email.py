@@ -11,7 +11,7 @@ from dataclasses import dataclass, replace
 from datetime import timedelta
 
 from chalicelib.config import Settings
-from chalicelib.domain.calendar import BusinessCalendar, describe_promise
+from chalicelib.domain.calendar import describe_promise
 from chalicelib.domain.customers import Customer, normalize_email
 from chalicelib.domain.errors import AlreadyExists, InvalidInput, TransientFailure, VersionConflict
 from chalicelib.domain.ids import iso, new_id, parse_iso
@@ -75,7 +75,6 @@ class EmailIngestDeps:
     blobs: BlobStore
     mail: MailSender
     clock: Clock
-    calendar: BusinessCalendar
     settings: Settings
     sla: SlaSetup | None = None  # None: the environment's default SLA policy only
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from chalicelib.config import Settings
-from chalicelib.domain.calendar import BusinessCalendar, describe_promise
+from chalicelib.domain.calendar import describe_promise
 from chalicelib.domain.conversation import continues, ordered_at
 from chalicelib.domain.errors import AlreadyExists, InvalidInput, TransientFailure, Unavailable, VersionConflict
 from chalicelib.domain.ids import iso, new_id, parse_iso
@@ -64,7 +64,6 @@ class SmsIngestDeps:
     blobs: BlobStore
     sms: SmsSender
     clock: Clock
-    calendar: BusinessCalendar
     settings: Settings
     sla: SlaSetup | None = None  # None: the environment's default SLA policy only
 

@@ -1,16 +1,14 @@
 """The public contact form, replies to a customer's own mail, and macros applied to replies."""
 from __future__ import annotations
 
-import email
 import json
-from email.policy import default
 from typing import Any
 
 import boto3
 
 from chalicelib.handlers import handle_inbound_email
 from tests.app.api_support import Api
-from tests.conftest import REGION, sent_emails
+from tests.conftest import REGION, sent_emails, sent_mime
 from tests.support import CUSTOMER, build_mail, notification
 
 FORM = {"name": "Dana Doe", "email": "Dana@Customer.example", "phone": "+49 151 2345 6789",
@@ -24,17 +22,10 @@ def received(raw: bytes) -> dict[str, Any]:
     return handle_inbound_email(json.dumps(document))
 
 
-def mime(index: int = -1) -> email.message.EmailMessage:
-    raw = sent_emails()[index].raw_data
-    message = email.message_from_bytes(raw.encode() if isinstance(raw, str) else raw, policy=default)
-    assert isinstance(message, email.message.EmailMessage)
-    return message
-
-
 def test_contact_form_opens_web_ticket_and_acknowledges_by_email(api: Api) -> None:
     status, body = api.call("POST", "/contact", FORM, role=None)
     assert status == 202 and body == {"status": "received", "ticket_number": 1001}
-    ack = mime()
+    ack = sent_mime()
     assert ack["To"] == "dana@customer.example" and ack["Subject"] == "[#1001] Wrong size"
     assert ack["Auto-Submitted"] == "auto-replied"
     _, detail = api.call("GET", "/tickets/by-number/1001")
@@ -79,7 +70,7 @@ def test_agent_reply_threads_into_the_customers_own_mail(api: Api) -> None:
                          {"body": "Your parcel left today.", "version": detail["ticket"]["version"],
                           "status_after": "pending"})
     assert status == 201
-    reply = mime()
+    reply = sent_mime()
     assert reply["To"] == CUSTOMER
     assert reply["In-Reply-To"] == f"<{customer_message_id}>"
     assert reply["References"].split() == [f"<{customer_message_id}>", ack_seen_by_customer]

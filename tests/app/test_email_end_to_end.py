@@ -1,10 +1,8 @@
 """End to end: SES notifications through Chalice's test client into moto's DynamoDB, S3 and SES."""
 from __future__ import annotations
 
-import email
 import json
 from collections.abc import Iterator
-from email.policy import default
 from typing import Any
 
 import boto3
@@ -16,7 +14,7 @@ from chalicelib import wiring
 from chalicelib.adapters import keys
 from chalicelib.adapters.aws import client as aws_client
 from chalicelib.config import settings
-from tests.conftest import EVENTS, REGION, SHARED_CORPUS, sent_emails
+from tests.conftest import EVENTS, REGION, SHARED_CORPUS, sent_emails, sent_mime, table_items
 from tests.support import CUSTOMER, build_mail, notification
 
 
@@ -42,19 +40,6 @@ def invoke(test_client: Client, message: str) -> dict[str, Any]:
     response = test_client.lambda_.invoke("ingest_email", event)
     payload: dict[str, Any] = response.payload
     return payload
-
-
-def table_items(entity: str) -> list[dict[str, Any]]:
-    # Test-only inspection of the whole table; application code never scans.
-    table = boto3.resource("dynamodb", region_name=REGION).Table(settings().table_name)
-    return [i for i in table.scan()["Items"] if i.get("entity") == entity]
-
-
-def sent_mime(index: int = -1) -> email.message.EmailMessage:
-    raw = sent_emails()[index].raw_data
-    message = email.message_from_bytes(raw.encode() if isinstance(raw, str) else raw, policy=default)
-    assert isinstance(message, email.message.EmailMessage)
-    return message
 
 
 def test_recorded_notifications_from_tests_events(chalice_client: Client) -> None:

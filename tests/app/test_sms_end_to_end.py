@@ -15,10 +15,9 @@ import pytest
 from chalice.test import Client
 
 from chalicelib import wiring
-from chalicelib.config import settings
 from chalicelib.observability import logger
 from tests.app.api_support import Api
-from tests.conftest import EVENTS, REGION
+from tests.conftest import EVENTS, REGION, table_items
 from tests.sms_support import CUSTOMER_PHONE, STORE_NUMBER, sms_payload
 from tests.support import CUSTOMER, build_mail, notification
 
@@ -29,12 +28,6 @@ def sms_sent() -> list[tuple[str, str]]:
     from moto.sns.models import sns_backends
 
     return list(sns_backends[DEFAULT_ACCOUNT_ID][REGION].sms_messages.values())
-
-
-def table_items(entity: str) -> list[dict[str, Any]]:
-    # Test-only inspection of the whole table; application code never scans.
-    table = boto3.resource("dynamodb", region_name=REGION).Table(settings().table_name)
-    return [i for i in table.scan()["Items"] if i.get("entity") == entity]
 
 
 @pytest.fixture
