@@ -45,3 +45,18 @@ class InvalidInput(DomainError):
 
 class TransientFailure(DomainError):
     """A dependency failed in a way a retry may cure; handlers let it propagate so Lambda retries."""
+
+
+class Rejected(Unavailable):
+    """A provider refused this message or recipient for good (SES `MessageRejected`, an address on the
+    suppression list, a number that opted out at SNS): no retry changes the answer. `recipient` says whom
+    it concerned, when one recipient was refused."""
+
+    def __init__(self, message: str, recipient: str | None = None) -> None:
+        super().__init__(message)
+        self.recipient = recipient
+
+
+class ServiceUnavailable(DomainError):
+    """An AWS dependency cannot be used (access denied, a table or bucket missing, sending paused for the
+    account): no quick retry cures it, an operator must. The API answers 503; handlers let it propagate."""
