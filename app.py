@@ -5,7 +5,8 @@ from typing import Any
 
 from chalice import Chalice, Rate
 
-from chalicelib.api.routes import api
+from chalicelib.api import routes, sla_routes  # noqa: F401 - each declares its routes on the blueprint
+from chalicelib.api.endpoint import api
 from chalicelib.config import stage_from_env
 from chalicelib.resources import APP_NAME, ResourceNames
 

@@ -21,7 +21,7 @@ def main() -> None:
 
     from app import app
     from benchmarks.offline import offline_aws
-    from chalicelib import wiring
+    from chalicelib import bootstrap
     from chalicelib.adapters import items
     from chalicelib.adapters.aws import client
     from chalicelib.config import AuthSettings
@@ -32,9 +32,9 @@ def main() -> None:
 
     with offline_aws() as bench_settings:
         config = replace(bench_settings, auth=AuthSettings(public_key_pem=public_pem()))
-        with wiring.overridden(settings=config), Client(app, stage_name="test") as test_client:
+        with bootstrap.overridden(settings=config), Client(app, stage_name="test") as test_client:
             agent = Principal("agent-1", "Alex", Role.AGENT)
-            deps = wiring.inbox_deps()
+            deps = bootstrap.shop().inbox()
             started = time.perf_counter()
             template = open_ticket(NewTicketRequest(channel="phone", subject="call", body="notes",
                                                     customer_phone="+4915100000000", queue="support"), agent, deps)

@@ -31,7 +31,7 @@ before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 shop = FakeShop(now=datetime(2026, 11, 24, 9, 0, tzinfo=UTC))
 shop.blobs = DiscardingBlobs(raw)
 del raw
-from chalicelib.services.ingest_email import ingest_email
+from chalicelib.services.inbound.email_channel import ingest_email
 from tests.support import notification
 import json
 outcome = ingest_email(json.dumps(notification(ses_id="big")), shop.deps)

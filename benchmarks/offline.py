@@ -20,11 +20,11 @@ def offline_aws() -> Iterator[Any]:
     import boto3
     from moto import mock_aws
 
-    from chalicelib import wiring
+    from chalicelib import bootstrap
     from chalicelib.config import settings
     from chalicelib.resources import table_definition
 
-    wiring.reset()
+    bootstrap.reset()
     try:
         with mock_aws():
             config = settings()
@@ -34,7 +34,7 @@ def offline_aws() -> Iterator[Any]:
             boto3.client("ses", region_name=REGION).verify_domain_identity(Domain=STORE_DOMAIN)
             yield config
     finally:
-        wiring.reset()
+        bootstrap.reset()
 
 
 def count_calls(run: Any, services: tuple[str, ...]) -> Counter[str]:

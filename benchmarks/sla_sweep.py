@@ -23,7 +23,7 @@ def _moto() -> Iterator[Any]:
     import boto3
     from moto import mock_aws
 
-    from chalicelib import wiring
+    from chalicelib import bootstrap
     from chalicelib.config import settings
     from chalicelib.local import moto_patches
     from chalicelib.resources import table_definition
@@ -31,15 +31,15 @@ def _moto() -> Iterator[Any]:
     # As the local stack runs moto: a transaction snapshots the items it touches, not the whole table
     # once per item (which makes every write O(table size) and this benchmark minutes long).
     moto_patches.install()
-    wiring.reset()
+    bootstrap.reset()
     with mock_aws():
         base = settings()
         config = replace(base, sla=replace(base.sla, manager_on_duty="manager-on-duty"))
         boto3.client("dynamodb", region_name=REGION).create_table(**table_definition(config.table_name))
         boto3.client("sns", region_name=REGION).create_topic(Name=config.names.escalations_topic)
-        with wiring.overridden(settings=config):
+        with bootstrap.overridden(settings=config):
             yield config
-    wiring.reset()
+    bootstrap.reset()
 
 
 def _template(config: Any, created: datetime) -> tuple[Any, list[Any]]:
@@ -82,7 +82,7 @@ def _seed(config: Any, total: int, due: int) -> float:
 @contextmanager
 def _counting() -> Iterator[Counter[str]]:
     """Items DynamoDB read (Query's ScannedCount, GetItem, BatchGetItem) and calls made, per operation."""
-    from chalicelib import wiring
+    from chalicelib import bootstrap
     from chalicelib.adapters.aws import client
 
     read: Counter[str] = Counter()
@@ -96,7 +96,7 @@ def _counting() -> Iterator[Counter[str]]:
         elif model.name == "BatchGetItem":
             read["items"] += sum(len(v) for v in parsed.get("Responses", {}).values())
 
-    dynamodb = client("dynamodb", wiring.current_settings().region)
+    dynamodb = client("dynamodb", bootstrap.shop().settings.region)
     dynamodb.meta.events.register("after-call.dynamodb.*", after)
     try:
         yield read
@@ -105,12 +105,12 @@ def _counting() -> Iterator[Counter[str]]:
 
 
 def _sweep_at(moment: datetime, max_tickets: int | None = None) -> Any:
-    from chalicelib import wiring
+    from chalicelib import bootstrap
     from chalicelib.adapters.clock import FixedClock
     from chalicelib.services.sla_sweep import sweep_sla
 
-    with wiring.overridden(clock=FixedClock(moment)):
-        return sweep_sla(wiring.sweep_deps(), max_tickets=max_tickets)
+    with bootstrap.overridden(clock=FixedClock(moment)):
+        return sweep_sla(bootstrap.shop().sweep(), max_tickets=max_tickets)
 
 
 def main() -> None:

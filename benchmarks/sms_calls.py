@@ -27,18 +27,18 @@ def _payload(body: str, origination: str = CUSTOMER) -> str:
 
 def main() -> None:
     from benchmarks.offline import offline_aws
-    from chalicelib import wiring
+    from chalicelib import bootstrap
     from chalicelib.domain.tickets import TicketStatus
     from chalicelib.handlers import handle_inbound_sms
     from chalicelib.ports import TicketChange
 
-    with offline_aws() as config, wiring.overridden(settings=replace(config, sms_numbers={STORE_NUMBER: "support"})):
+    with offline_aws() as config, bootstrap.overridden(settings=replace(config, sms_numbers={STORE_NUMBER: "support"})):
         def text(body: str, origination: str = CUSTOMER) -> dict[str, Any]:
             return handle_inbound_sms(_payload(body, origination))
 
         created = _count(lambda: text("Where is my parcel?"))
         follow_up = _count(lambda: text("It was order 5512."))
-        repository = wiring.repository()  # an agent closes the conversation; the next text opens a ticket
+        repository = bootstrap.shop().repository  # an agent closes the conversation; the next text opens a ticket
         ticket = repository.get_ticket(text("One more thing")["ticket_id"])
         repository.apply(TicketChange(ticket=replace(ticket, status=TicketStatus.CLOSED)))
         returning = _count(lambda: text("A new question, weeks later"))

@@ -4,19 +4,19 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
-from chalicelib import wiring
+from chalicelib import bootstrap
 from chalicelib.observability import count, gauge, logger
 
 
 def handle_inbound_email(message: str, context: Any = None) -> dict[str, Any]:
-    from chalicelib.services.ingest_email import ingest_email
+    from chalicelib.services.inbound.email_channel import ingest_email
 
     log = logger()
     request_id = getattr(context, "aws_request_id", None)
     if request_id:
         log.set_correlation_id(request_id)
     try:
-        outcome = ingest_email(message, wiring.email_ingest_deps())
+        outcome = ingest_email(message, bootstrap.shop().inbound())
     except Exception:
         log.exception("email ingest failed; Lambda will retry and the raw mail stays stored")
         count("EmailIngestFailures")
@@ -31,14 +31,14 @@ def handle_inbound_email(message: str, context: Any = None) -> dict[str, Any]:
 
 def handle_inbound_sms(message: str, context: Any = None, delivered_at: str | None = None) -> dict[str, Any]:
     """One two-way SMS notification; `delivered_at` is the SNS record's Timestamp."""
-    from chalicelib.services.ingest_sms import delivered_at_from, ingest_sms
+    from chalicelib.services.inbound.sms_channel import delivered_at_from, ingest_sms
 
     log = logger()
     request_id = getattr(context, "aws_request_id", None)
     if request_id:
         log.set_correlation_id(request_id)
     try:
-        outcome = ingest_sms(message, wiring.sms_ingest_deps(), delivered_at_from(delivered_at))
+        outcome = ingest_sms(message, bootstrap.shop().inbound(), delivered_at_from(delivered_at))
     except Exception:
         log.exception("sms ingest failed; Lambda will retry (the delivery record keeps it exactly once)")
         count("SmsIngestFailures")
@@ -66,7 +66,7 @@ def handle_sla_sweep(context: Any = None) -> dict[str, Any]:
     # Stop early enough to finish the ticket in hand; what is left is the next run's backlog.
     seconds = max(5.0, remaining() / 1000 - 15) if callable(remaining) else None
     try:
-        outcome = sweep_sla(wiring.sweep_deps(), seconds=seconds)
+        outcome = sweep_sla(bootstrap.shop().sweep(), seconds=seconds)
     except Exception:
         log.exception("sla sweep failed; the next run (or Lambda's retry) picks up where it stopped")
         count("SlaSweepFailures")

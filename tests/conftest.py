@@ -44,13 +44,13 @@ def provision(region: str = REGION) -> None:
 def aws() -> Iterator[None]:
     from moto import mock_aws
 
-    from chalicelib import wiring
+    from chalicelib import bootstrap
 
-    wiring.reset()
+    bootstrap.reset()
     with mock_aws():
         provision()
         yield
-    wiring.reset()
+    bootstrap.reset()
 
 
 @pytest.fixture

@@ -4,18 +4,13 @@ from __future__ import annotations
 import copy
 import json
 import uuid
-from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from chalicelib.adapters.clock import FixedClock
-from chalicelib.adapters.item_store import InMemoryItemStore
-from chalicelib.adapters.s3_blobs import InMemoryBlobStore
-from chalicelib.adapters.sns_sms import RecordingSmsSender
-from chalicelib.adapters.table_repository import TableRepository
-from chalicelib.config import load_settings
-from chalicelib.services.ingest_sms import SmsIngestDeps, SmsOutcome, ingest_sms
+from chalicelib.services.inbound.message import InboundOutcome
+from chalicelib.services.inbound.sms_channel import ingest_sms
+from tests.support import FakeShop
 
 EVENTS = Path(__file__).resolve().parent / "events"
 CUSTOMER_PHONE = "+14255550182"  # AWS's documented example payload
@@ -35,33 +30,19 @@ def sms_payload(body: str | None = None, *, inbound_id: str | None = None, origi
     return document
 
 
-@dataclass
-class FakeSmsShop:
-    """ShopDesk's SMS ingest wired to in-memory adapters (the same repository code as DynamoDB's)."""
+class FakeSmsShop(FakeShop):
+    """ShopDesk's SMS channel on in-memory adapters, built by the composition root like production
+    (so SMS tests take the SLA setup production takes)."""
 
-    now: datetime
-    store: InMemoryItemStore = field(default_factory=InMemoryItemStore)
-    blobs: InMemoryBlobStore = field(default_factory=lambda: InMemoryBlobStore("shopdesk-test-raw-mail"))
-    sms: RecordingSmsSender = field(default_factory=RecordingSmsSender)
-    env: dict[str, str] = field(default_factory=lambda: dict(SMS_ENV))
+    def __init__(self, now: datetime, env: dict[str, str] | None = None, **parts: Any) -> None:
+        super().__init__(now=now, env=dict(env or SMS_ENV), **parts)
 
-    def __post_init__(self) -> None:
-        self.clock = FixedClock(self.now)
-        self.repository = TableRepository(self.store)
-        self.settings = load_settings(self.env)
-
-    @property
-    def deps(self) -> SmsIngestDeps:
-        return SmsIngestDeps(self.repository, self.blobs, self.sms, self.clock, self.settings)
-
-    def text(self, body: str | None = None, *, delivered_at: datetime | None = None, **options: Any) -> SmsOutcome:
+    def text(self, body: str | None = None, *, delivered_at: datetime | None = None,
+             **options: Any) -> InboundOutcome:
         return ingest_sms(json.dumps(sms_payload(body, **options)), self.deps, delivered_at)
 
-    def deliver(self, payload: dict[str, Any] | str) -> SmsOutcome:
+    def deliver(self, payload: dict[str, Any] | str) -> InboundOutcome:
         return ingest_sms(payload if isinstance(payload, str) else json.dumps(payload), self.deps)
-
-    def items(self, entity: str) -> list[dict[str, Any]]:
-        return [i for i in self.store.all_items() if i.get("entity") == entity]
 
     def thread(self, ticket_id: str) -> list[dict[str, Any]]:
         return [i for i in sorted(self.store.all_items(), key=lambda i: (i["pk"], i["sk"]))

@@ -4,7 +4,7 @@ from __future__ import annotations
 import copy
 import json
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from email.message import EmailMessage
 from email.policy import SMTP
@@ -15,10 +15,14 @@ from chalicelib.adapters.clock import FixedClock
 from chalicelib.adapters.item_store import InMemoryItemStore
 from chalicelib.adapters.s3_blobs import InMemoryBlobStore
 from chalicelib.adapters.ses_mail import RecordingMailSender
-from chalicelib.adapters.sla_repository import TableSlaRepository
-from chalicelib.adapters.table_repository import TableRepository
+from chalicelib.adapters.sns_alerts import RecordingAlertPublisher
+from chalicelib.adapters.sns_sms import RecordingSmsSender
+from chalicelib.bootstrap import Shop, ShopParts, bootstrap
 from chalicelib.config import load_settings
-from chalicelib.services.ingest_email import EmailIngestDeps, IngestOutcome, ingest_email
+from chalicelib.domain.sla_config import plain_calendar
+from chalicelib.ports import TicketRepository
+from chalicelib.services.inbound.email_channel import ingest_email
+from chalicelib.services.inbound.message import InboundDeps, InboundOutcome
 from chalicelib.services.sla_rules import SlaSetup
 
 EVENTS = Path(__file__).resolve().parent / "events"
@@ -86,36 +90,44 @@ def notification(
 
 @dataclass
 class FakeShop:
-    """ShopDesk's email ingest wired to in-memory adapters."""
+    """ShopDesk built by the composition root on in-memory adapters (the same repository code as DynamoDB's)."""
 
     now: datetime
     store: InMemoryItemStore = field(default_factory=InMemoryItemStore)
     blobs: InMemoryBlobStore = field(default_factory=lambda: InMemoryBlobStore("shopdesk-test-raw-mail"))
     mail: RecordingMailSender = field(default_factory=RecordingMailSender)
+    sms: RecordingSmsSender = field(default_factory=RecordingSmsSender)
+    alerts: RecordingAlertPublisher = field(default_factory=RecordingAlertPublisher)
     env: dict[str, str] = field(default_factory=lambda: {"SHOPDESK_STAGE": "test"})
-    # As wiring builds it: calendars with public holidays, built once per process.
+    # As production builds it: calendars with public holidays. Otherwise calendars without them.
     production_like: bool = False
 
     def __post_init__(self) -> None:
         self.clock = FixedClock(self.now)
-        self.repository = TableRepository(self.store)
         self.settings = load_settings(self.env)
+        parts: ShopParts = {"store": self.store, "blobs": self.blobs, "mail": self.mail, "sms": self.sms,
+                            "alerts": self.alerts, "clock": self.clock}
+        if not self.production_like:
+            parts["build_calendar"] = plain_calendar
+        built = bootstrap(self.settings, **parts)
+        self.repository: TicketRepository = built.repository
+        self._built = built
 
     @property
-    def deps(self) -> EmailIngestDeps:
-        return EmailIngestDeps(self.repository, self.blobs, self.mail, self.clock, self.settings,
-                               sla=self.sla)
+    def shop(self) -> Shop:
+        """The Shop with the fields as they are now: a test may swap in a failing sender or repository."""
+        return replace(self._built, repository=self.repository, blobs=self.blobs, mail=self.mail, sms=self.sms,
+                       alerts=self.alerts, clock=self.clock)
+
+    @property
+    def deps(self) -> InboundDeps:
+        return self.shop.inbound()
 
     @property
     def sla(self) -> SlaSetup:
-        """SLA configuration in the same in-memory table, calendars without public holidays."""
-        if self.production_like:
-            from chalicelib.adapters.holiday_calendar import calendar_from_spec
+        return self.shop.sla
 
-            return SlaSetup(repository=TableSlaRepository(self.store), build_calendar=calendar_from_spec)
-        return SlaSetup(repository=TableSlaRepository(self.store))
-
-    def receive(self, raw: bytes, **options: Any) -> IngestOutcome:
+    def receive(self, raw: bytes, **options: Any) -> InboundOutcome:
         document = notification(**options)
         action = document["receipt"]["action"]
         if action["type"] == "S3":

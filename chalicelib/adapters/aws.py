@@ -17,3 +17,18 @@ def client(service: str, region: str) -> Any:
 def reset_clients() -> None:
     """Forget built clients (tests start a fresh moto backend per test)."""
     client.cache_clear()
+
+
+class LazyClient:
+    """A boto3 client built on its first use: a Shop holds every adapter, most invocations use one or two.
+    Attribute access (`get_object`, `exceptions`, `meta`) goes to the real client."""
+
+    def __init__(self, service: str, region: str) -> None:
+        self._service, self._region = service, region
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(client(self._service, self._region), name)
+
+
+def lazy_client(service: str, region: str) -> Any:
+    return LazyClient(service, region)

@@ -38,7 +38,8 @@ def _schema(name: str, components: dict[str, Any]) -> dict[str, Any]:
 
 @lru_cache(maxsize=1)
 def document() -> dict[str, Any]:
-    from chalicelib.api.routes import ROUTES
+    from chalicelib.api import routes, sla_routes  # noqa: F401 - every route module declares its routes
+    from chalicelib.api.endpoint import ROUTES, body_model
 
     components: dict[str, Any] = {}
     error_ref = _schema("ErrorOut", components)
@@ -56,9 +57,10 @@ def document() -> dict[str, Any]:
             operation["x-required-role"] = role.name.lower()
         else:
             operation["security"] = []
-        if handler.request_model:
+        request_model = body_model(handler.view)
+        if request_model is not None:
             operation["requestBody"] = {"required": True, "content": {
-                "application/json": {"schema": _schema(handler.request_model, components)}}}
+                "application/json": {"schema": _schema(request_model.__name__, components)}}}
         success: dict[str, Any] = {"description": "success"}
         if handler.response_model:
             success["content"] = {"application/json": {"schema": _schema(handler.response_model, components)}}

@@ -1,18 +1,20 @@
 """HTTP routes of SLA configuration (/sla/calendars, /sla/policies) and the SLA report (/reports/sla)."""
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalice import Response
 
-from chalicelib.api.routes import endpoint, responds
+from chalicelib.api.endpoint import endpoint, responds, shop
 from chalicelib.domain.principals import Principal, Role
 
+if TYPE_CHECKING:
+    from chalicelib.api import models
+    from chalicelib.services.sla_config import SlaConfigDeps
 
-def _deps() -> Any:
-    from chalicelib import wiring
 
-    return wiring.sla_config_deps()
+def _deps() -> SlaConfigDeps:
+    return shop().sla_config()
 
 
 def _slug(value: str) -> str:
@@ -44,9 +46,9 @@ def list_sla_calendars(_principal: Principal, _request: Any) -> dict[str, Any]:
     return {"items": [calendar_out(c) for c in list_calendars(_deps())]}
 
 
-@endpoint("/sla/calendars/{name}", ["PUT"], role=Role.MANAGER, body="CalendarBody")
+@endpoint("/sla/calendars/{name}", ["PUT"], role=Role.MANAGER)
 @responds("CalendarOut")
-def put_sla_calendar(principal: Principal, _request: Any, name: str, body: Any) -> dict[str, Any]:
+def put_sla_calendar(principal: Principal, _request: Any, name: str, body: models.CalendarBody) -> dict[str, Any]:
     """Create or replace a calendar (send the version you saw to replace one)."""
     from chalicelib.domain.sla_config import CalendarSpec
     from chalicelib.services.sla_config import save_calendar
@@ -79,9 +81,9 @@ def list_sla_policies(_principal: Principal, _request: Any) -> dict[str, Any]:
     return {"items": [policy_out(p) for p in list_policies(_deps())]}
 
 
-@endpoint("/sla/policies/{policy_id}", ["PUT"], role=Role.MANAGER, body="PolicyBody")
+@endpoint("/sla/policies/{policy_id}", ["PUT"], role=Role.MANAGER)
 @responds("PolicyOut")
-def put_sla_policy(principal: Principal, _request: Any, policy_id: str, body: Any) -> dict[str, Any]:
+def put_sla_policy(principal: Principal, _request: Any, policy_id: str, body: models.PolicyBody) -> dict[str, Any]:
     """Create or replace a policy (send the version you saw to replace one)."""
     from chalicelib.domain.sla_config import Escalation, SlaPolicy
     from chalicelib.services.sla_config import save_policy
@@ -112,10 +114,9 @@ def delete_sla_policy(principal: Principal, _request: Any, policy_id: str) -> Re
 @responds("SlaReportOut")
 def sla_report(principal: Principal, request: Any) -> dict[str, Any]:
     """Per target: count, share attained, p50/p75/p90/p100 business minutes; per agent for managers."""
-    from chalicelib import wiring
     from chalicelib.services.sla_report import parse_report_query
     from chalicelib.services.sla_report import sla_report as run
 
-    query = parse_report_query(dict(request.query_params or {}), principal, wiring.current_settings(),
-                               wiring.clock().now())
-    return run(query, principal, wiring.sla_repository())
+    current = shop()
+    query = parse_report_query(dict(request.query_params or {}), principal, current.settings, current.clock.now())
+    return run(query, principal, current.sla_repository)

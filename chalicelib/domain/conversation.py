@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from chalicelib.domain.ids import parse_iso
-from chalicelib.domain.tickets import Ticket, TicketStatus
+from chalicelib.domain.threading import ReopenRule, takes_message
+from chalicelib.domain.tickets import Ticket
 
 DEFAULT_WINDOW_DAYS = 7
 
@@ -15,12 +15,11 @@ def continues(ticket: Ticket | None, now: datetime, window_days: int = DEFAULT_W
     window (the text reopens it, or a "yes" closes it). A closed ticket never takes new texts."""
     if ticket is None or ticket.merged_into:
         return False
-    if ticket.status in (TicketStatus.NEW, TicketStatus.OPEN, TicketStatus.PENDING, TicketStatus.SPAM):
-        return True
-    if ticket.status is TicketStatus.RESOLVED:
-        resolved = parse_iso(ticket.resolved_at or ticket.updated_at)
-        return now - resolved <= timedelta(days=window_days)
-    return False
+    return takes_message(ticket, now, sms_reopen_rule(window_days))
+
+
+def sms_reopen_rule(window_days: int = DEFAULT_WINDOW_DAYS) -> ReopenRule:
+    return ReopenRule(closed_days=None, resolved_days=window_days)
 
 
 def ordered_at(sent_at: datetime | None, delivered_at: datetime | None, now: datetime,

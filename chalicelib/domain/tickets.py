@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from chalicelib.domain.ids import new_id
+
 
 class TicketStatus(StrEnum):
     NEW = "new"
@@ -81,14 +83,47 @@ class Message:
     body_key: str | None = None  # set when the body was too large for the item and lives in the blob store
 
 
+class EventType(StrEnum):
+    """Everything that can happen to a ticket. Stored as its value; an unknown value is an error."""
+
+    CREATED = "created"
+    SLA_APPLIED = "sla_applied"
+    MESSAGE_RECEIVED = "message_received"
+    BOUNCE_RECEIVED = "bounce_received"
+    ACKNOWLEDGED = "acknowledged"
+    REPLY_SENT = "reply_sent"
+    NOTE_ADDED = "note_added"
+    STATUS_CHANGED = "status_changed"
+    PRIORITY_CHANGED = "priority_changed"
+    QUEUE_CHANGED = "queue_changed"
+    ASSIGNEE_CHANGED = "assignee_changed"
+    TAGS_CHANGED = "tags_changed"
+    CUSTOMER_CHANGED = "customer_changed"
+    MERGED = "merged"
+    MERGED_FROM = "merged_from"
+    SLA_WARNING = "sla_warning"
+    SLA_BREACHED = "sla_breached"
+    SLA_NOTICE_FAILED = "sla_notice_failed"
+
+
 @dataclass
 class TicketEvent:
     id: str
     ticket_id: str
     at: str
-    type: str
+    type: EventType
     actor: str  # "customer", "system", or a user id
     data: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        # A typo in a writer or an unknown stored value fails here, loudly, not as a silently skipped clock.
+        self.type = EventType(self.type)
+
+
+def new_event(ticket_id: str, at: str, type: EventType, actor: str, **data: Any) -> TicketEvent:
+    """An event with a fresh id; data entries that are None are left out."""
+    return TicketEvent(id=new_id(), ticket_id=ticket_id, at=at, type=type, actor=actor,
+                       data={k: v for k, v in data.items() if v is not None})
 
 
 @dataclass

@@ -8,7 +8,7 @@ from chalicelib.domain.customers import EMAIL_PATTERN, IDENTITY_KINDS, Customer,
 from chalicelib.domain.errors import AlreadyExists, InvalidInput, NotFound, Unavailable, VersionConflict
 from chalicelib.domain.ids import iso, new_id
 from chalicelib.domain.principals import Principal
-from chalicelib.domain.tickets import Ticket, TicketEvent
+from chalicelib.domain.tickets import EventType, Ticket, new_event
 from chalicelib.ports import CustomerChange, Identity, Lookup, TicketChange
 
 
@@ -166,8 +166,8 @@ def _move_tickets(source_id: str, target_id: str, principal: Principal, deps: An
         now = iso(deps.clock.now())
         changes = [TicketChange(
             ticket=replace(t, customer_id=target_id, updated_at=now),
-            events=[TicketEvent(id=new_id(), ticket_id=t.id, at=now, type="customer_changed", actor=principal.user_id,
-                                data={"from": source_id, "to": target_id, "reason": "customers merged"})],
+            events=[new_event(t.id, now, EventType.CUSTOMER_CHANGED, principal.user_id,
+                              **{"from": source_id}, to=target_id, reason="customers merged")],
         ) for t in moving]
         try:
             deps.repository.apply_all(changes)

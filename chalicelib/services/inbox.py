@@ -18,10 +18,12 @@ from chalicelib.domain.threading import numbered_subject, reply_address
 from chalicelib.domain.tickets import (
     Channel,
     Direction,
+    EventType,
     Message,
     Ticket,
     TicketEvent,
     TicketStatus,
+    new_event,
 )
 from chalicelib.domain.workflow import check_priority, check_status_change, check_tags
 from chalicelib.ports import (
@@ -32,6 +34,7 @@ from chalicelib.ports import (
     MessageIdEntry,
     NewTicketWrite,
     OutgoingEmail,
+    SmsSender,
     TicketBundle,
     TicketChange,
     TicketFilter,
@@ -55,7 +58,7 @@ class InboxDeps:
     mail: MailSender
     clock: Clock
     settings: Settings
-    sms: Any = None  # SmsSender, when the SMS channel exists
+    sms: SmsSender | None = None  # None: texting is not set up
     sla: SlaSetup | None = None  # None: the environment's default SLA policy only
 
 
@@ -85,9 +88,8 @@ class ReplyRequest:
     add_tags: list[str] = field(default_factory=list)
 
 
-def _event(ticket_id: str, at: str, kind: str, actor: str, **data: Any) -> TicketEvent:
-    return TicketEvent(id=new_id(), ticket_id=ticket_id, at=at, type=kind, actor=actor,
-                       data={k: v for k, v in data.items() if v is not None})
+def _event(ticket_id: str, at: str, kind: EventType, actor: str, **data: Any) -> TicketEvent:
+    return new_event(ticket_id, at, kind, actor, **data)
 
 
 def _require(ticket: Ticket | None, ticket_id: str) -> Ticket:
@@ -124,7 +126,7 @@ def update_ticket(ticket_id: str, update: TicketUpdate, principal: Principal, de
 
     def note(field_name: str, before: Any, after: Any) -> None:
         if before != after:
-            events.append(_event(ticket.id, now, f"{field_name}_changed", principal.user_id,
+            events.append(_event(ticket.id, now, EventType(f"{field_name}_changed"), principal.user_id,
                                  **{"from": before, "to": after}))
 
     if update.status is not None:
@@ -216,10 +218,10 @@ def reply(ticket_id: str, request: ReplyRequest, principal: Principal, deps: Inb
     now = iso(moment)
     rules = SlaRules(deps.sla, deps.settings)
     if after is not None:
-        events.append(_event(ticket.id, now, "status_changed", principal.user_id,
+        events.append(_event(ticket.id, now, EventType.STATUS_CHANGED, principal.user_id,
                              **{"from": ticket.status.value, "to": after.value}))
     if tags:
-        events.append(_event(ticket.id, now, "tags_changed", principal.user_id,
+        events.append(_event(ticket.id, now, EventType.TAGS_CHANGED, principal.user_id,
                              **{"from": ticket.tags, "to": sorted(set(ticket.tags) | set(tags))}))
     for _ in range(_APPLY_ATTEMPTS):
         changed = replace(
@@ -263,7 +265,7 @@ def _send_email_reply(
         body_text=body, visible_text=body, header_message_id=header_id, provider_message_id=sent.provider_id,
         delivered_message_id=sent.header_message_id, author_id=principal.user_id,
     )
-    events = [_event(ticket.id, now, "reply_sent", principal.user_id, message_id=message_id, channel="email")]
+    events = [_event(ticket.id, now, EventType.REPLY_SENT, principal.user_id, message_id=message_id, channel="email")]
     claims = [MessageIdEntry(header_id, ticket.id, "outbound"),
               MessageIdEntry(sent.header_message_id, ticket.id, "outbound")]
     return message, events, claims
@@ -279,7 +281,7 @@ def add_note(ticket_id: str, body: str, version: int | None, principal: Principa
         note = Message(id=new_id(), ticket_id=ticket.id, created_at=now, direction=Direction.OUTBOUND,
                        channel=ticket.channel, from_address=principal.user_id, from_name=principal.name,
                        body_text=body, visible_text=body, internal=True, author_id=principal.user_id)
-        event = _event(ticket.id, now, "note_added", principal.user_id, message_id=note.id)
+        event = _event(ticket.id, now, EventType.NOTE_ADDED, principal.user_id, message_id=note.id)
         try:
             deps.repository.apply(TicketChange(ticket=replace(ticket, updated_at=now), messages=[note],
                                                events=[event]))
@@ -309,13 +311,13 @@ def merge(source_id: str, target_id: str, version: int, principal: Principal, de
     moved = deps.repository.move_messages(source.messages, target_id)
     closed = replace(source.ticket, status=TicketStatus.CLOSED, closed_at=now, updated_at=now, merged_into=target_id)
     stamp = SlaRules(deps.sla, deps.settings).advance(
-        closed, [_event(source_id, now, "merged", principal.user_id, into=target_id, messages=moved)], moment)
+        closed, [_event(source_id, now, EventType.MERGED, principal.user_id, into=target_id, messages=moved)], moment)
     deps.repository.apply(TicketChange(ticket=stamp.ticket, events=stamp.events))
     activity = max(target.last_activity_at, source.ticket.last_activity_at)
     return deps.repository.apply(TicketChange(
         ticket=replace(target, updated_at=now, last_activity_at=activity,
                        tags=sorted(set(target.tags) | set(source.ticket.tags))),
-        events=[_event(target_id, now, "merged_from", principal.user_id, source=source_id, messages=moved)],
+        events=[_event(target_id, now, EventType.MERGED_FROM, principal.user_id, source=source_id, messages=moved)],
     ))
 
 
@@ -393,7 +395,7 @@ def open_ticket(request: NewTicketRequest, principal: Principal, deps: InboxDeps
             from_address=principal.user_id, from_name=principal.name, body_text=started, visible_text=started,
             internal=True, author_id=principal.user_id,
         )
-    events = [_event(ticket_id, now, "created", principal.user_id, channel=channel.value, queue=queue)]
+    events = [_event(ticket_id, now, EventType.CREATED, principal.user_id, channel=channel.value, queue=queue)]
     stamp = SlaRules(deps.sla, deps.settings).start(ticket, events, moment, actor=principal.user_id)
     created = deps.repository.create_ticket(NewTicketWrite(
         ticket=stamp.ticket, message=message, events=stamp.events,

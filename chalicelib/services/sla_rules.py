@@ -19,7 +19,7 @@ from chalicelib.domain.sla_config import (
     plain_calendar,
     terms_of,
 )
-from chalicelib.domain.tickets import Ticket, TicketEvent
+from chalicelib.domain.tickets import EventType, Ticket, TicketEvent
 from chalicelib.ports import SlaConfig, SlaRepository
 
 
@@ -124,7 +124,7 @@ class SlaRules:
 
 
 def _applied(ticket_id: str, at: datetime, actor: str, terms: SlaTerms, reason: str) -> TicketEvent:
-    return TicketEvent(id=new_id(), ticket_id=ticket_id, at=iso(at), type="sla_applied", actor=actor,
+    return TicketEvent(id=new_id(), ticket_id=ticket_id, at=iso(at), type=EventType.SLA_APPLIED, actor=actor,
                        data={"terms": terms.to_dict(), "policy": terms.policy_id, "reason": reason})
 
 

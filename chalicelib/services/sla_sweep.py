@@ -11,7 +11,7 @@ from chalicelib.domain.errors import VersionConflict
 from chalicelib.domain.ids import iso, new_id, parse_iso
 from chalicelib.domain.sla_clock import Due, SlaClock, due_now
 from chalicelib.domain.sla_config import ON_DUTY, SlaTerms
-from chalicelib.domain.tickets import Ticket, TicketEvent, TicketStatus
+from chalicelib.domain.tickets import EventType, Ticket, TicketEvent, TicketStatus
 from chalicelib.domain.workflow import PRIORITIES
 from chalicelib.ports import AlertPublisher, Clock, MailSender, SlaRepository, TicketChange, TicketRepository
 from chalicelib.services import sla_notices
@@ -153,7 +153,8 @@ class _Sweep:
         events: list[TicketEvent] = []
         claim = _Claim(TicketChange(ticket=changed))
         for due in dues:
-            events.append(self._event(ticket, f"sla_{'warning' if due.kind == 'warning' else 'breached'}",
+            kind = EventType.SLA_WARNING if due.kind == "warning" else EventType.SLA_BREACHED
+            events.append(self._event(ticket, kind,
                                       metric=due.metric, cycle=due.cycle, due_at=due.due_at,
                                       policy=clock.terms.policy_id if clock.terms else None))
             claim.notices.append(self._notice(due.kind, due))
@@ -166,7 +167,7 @@ class _Sweep:
             events += escalation
             claim.escalated = True
         if close:
-            events.append(self._event(ticket, "status_changed", **{"from": ticket.status.value},
+            events.append(self._event(ticket, EventType.STATUS_CHANGED, **{"from": ticket.status.value},
                                       to=TicketStatus.CLOSED.value, reason="no reply after the quiet period"))
             changed.status, changed.closed_at = TicketStatus.CLOSED, self.stamp
             claim.closed = True
@@ -174,7 +175,7 @@ class _Sweep:
                 claim.notices.append(self._notice("closed"))
         for notice in expired:
             if int(notice.get("attempts", 1)) >= MAX_NOTICE_ATTEMPTS:
-                events.append(self._event(ticket, "sla_notice_failed", notice=notice.get("kind")))
+                events.append(self._event(ticket, EventType.SLA_NOTICE_FAILED, notice=notice.get("kind")))
                 self.outcome.notices_failed += 1
             else:
                 claim.notices.append({**notice, "attempts": int(notice.get("attempts", 1)) + 1,
@@ -191,7 +192,7 @@ class _Sweep:
             notice.update(metric=due.metric, cycle=due.cycle, due_at=due.due_at)
         return notice
 
-    def _event(self, ticket: Ticket, event_type: str, **data: Any) -> TicketEvent:
+    def _event(self, ticket: Ticket, event_type: EventType, **data: Any) -> TicketEvent:
         return TicketEvent(id=new_id(), ticket_id=ticket.id, at=self.stamp, type=event_type, actor="system",
                            data={k: v for k, v in data.items() if v is not None})
 
@@ -201,16 +202,16 @@ class _Sweep:
         rule, events = terms.escalation, []
         if rule.raise_priority and ticket.priority in PRIORITIES and ticket.priority != PRIORITIES[-1]:
             raised = PRIORITIES[PRIORITIES.index(ticket.priority) + 1]
-            events.append(self._event(ticket, "priority_changed", **{"from": ticket.priority}, to=raised,
+            events.append(self._event(ticket, EventType.PRIORITY_CHANGED, **{"from": ticket.priority}, to=raised,
                                       reason="sla breach"))
             ticket.priority = raised
         if rule.queue and rule.queue != ticket.queue:
-            events.append(self._event(ticket, "queue_changed", **{"from": ticket.queue}, to=rule.queue,
+            events.append(self._event(ticket, EventType.QUEUE_CHANGED, **{"from": ticket.queue}, to=rule.queue,
                                       reason="sla breach"))
             ticket.queue = rule.queue
         assignee = self.deps.settings.sla.manager_on_duty if rule.assignee == ON_DUTY else rule.assignee
         if assignee and assignee != ticket.assignee:
-            events.append(self._event(ticket, "assignee_changed", **{"from": ticket.assignee}, to=assignee,
+            events.append(self._event(ticket, EventType.ASSIGNEE_CHANGED, **{"from": ticket.assignee}, to=assignee,
                                       reason="sla breach"))
             ticket.assignee = assignee
         return events

@@ -7,7 +7,7 @@ from typing import Any
 from chalicelib.domain.errors import InvalidInput, Unavailable
 from chalicelib.domain.ids import iso, new_id
 from chalicelib.domain.principals import Principal
-from chalicelib.domain.tickets import Channel, Direction, Message, Ticket, TicketEvent
+from chalicelib.domain.tickets import Channel, Direction, EventType, Message, Ticket, TicketEvent, new_event
 from chalicelib.ports import MessageIdEntry, OutgoingSms
 from chalicelib.sms.segments import count_segments
 
@@ -57,6 +57,6 @@ def send_sms_reply(ticket: Ticket, body: str, ask_to_confirm: bool, principal: P
         from_address=origination or "", from_name=f"{principal.name} ({settings.store_name})", to=[phone],
         body_text=body, visible_text=body, provider_message_id=sent.provider_id, author_id=principal.user_id,
     )
-    event = TicketEvent(id=new_id(), ticket_id=ticket.id, at=now, type="reply_sent", actor=principal.user_id,
-                        data={"message_id": message.id, "channel": "sms", "segments": count.segments})
+    event = new_event(ticket.id, now, EventType.REPLY_SENT, principal.user_id, message_id=message.id, channel="sms",
+                      segments=count.segments)
     return message, [event], []

@@ -15,9 +15,9 @@ def store(request: pytest.FixtureRequest) -> Iterator[ItemStore]:
         yield InMemoryItemStore()
         return
     request.getfixturevalue("aws")
-    from chalicelib import wiring
+    from chalicelib import bootstrap
 
-    yield wiring._store()
+    yield bootstrap.shop().store
 
 
 def item(pk: str, sk: str, **values: object) -> dict[str, object]:

@@ -23,9 +23,9 @@ def repository(request: pytest.FixtureRequest) -> Iterator[TableRepository]:
         yield TableRepository(InMemoryItemStore())
         return
     request.getfixturevalue("aws")
-    from chalicelib import wiring
+    from chalicelib import bootstrap
 
-    yield wiring.repository()
+    yield bootstrap.shop().repository
 
 
 def new_ticket(customer: str = "c1", **fields: object) -> NewTicketWrite:

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 import boto3
 import pytest
 
-from chalicelib import wiring
+from chalicelib import bootstrap
 from chalicelib.adapters.clock import FixedClock
 from chalicelib.adapters.item_store import ItemStore, Operation
 from chalicelib.adapters.sns_alerts import RecordingAlertPublisher
@@ -22,7 +22,7 @@ from chalicelib.domain.sla_config import SlaPolicy
 from chalicelib.domain.tickets import Ticket
 from chalicelib.resources import SLA_INDEX
 from chalicelib.services.inbox import TicketUpdate, update_ticket
-from chalicelib.services.ingest_email import ingest_email
+from chalicelib.services.inbound.email_channel import ingest_email
 from chalicelib.services.sla_config import save_policy
 from chalicelib.services.sla_sweep import SweepOutcome, sweep_sla
 from tests.conftest import REGION, sent_emails
@@ -51,20 +51,20 @@ class Desk:
         action = document["receipt"]["action"]
         boto3.client("s3", region_name=REGION).put_object(Bucket=action["bucketName"], Key=action["objectKey"],
                                                           Body=raw)
-        outcome = ingest_email(json.dumps(document), wiring.email_ingest_deps())
+        outcome = ingest_email(json.dumps(document), bootstrap.shop().inbound())
         assert outcome.ticket_id
         return outcome.ticket_id
 
     def sweep(self) -> SweepOutcome:
-        return sweep_sla(wiring.sweep_deps())
+        return sweep_sla(bootstrap.shop().sweep())
 
     def ticket(self, ticket_id: str) -> Ticket:
-        found = wiring.repository().get_ticket(ticket_id)
+        found = bootstrap.shop().repository.get_ticket(ticket_id)
         assert found is not None
         return found
 
     def events(self, ticket_id: str, kind: str) -> list[Any]:
-        return [e for e in wiring.repository().list_events(ticket_id) if e.type == kind]
+        return [e for e in bootstrap.shop().repository.list_events(ticket_id) if e.type == kind]
 
 
 def alerts() -> list[tuple[Any, ...]]:
@@ -82,7 +82,7 @@ def desk(aws: None, fixed_now: datetime) -> Iterator[Desk]:
     configured = replace(base, sla=replace(base.sla, queue_agents={"support": ("team@shop.example",)},
                                            manager_on_duty="manager-7"))
     clock = FixedClock(fixed_now)  # Tuesday 24 November 2026, 10:00 in Berlin
-    with wiring.overridden(settings=configured, clock=clock):
+    with bootstrap.overridden(settings=configured, clock=clock):
         yield Desk(clock)
 
 
@@ -139,7 +139,7 @@ def test_overlapping_sweeps_warn_and_escalate_once(desk: Desk) -> None:
     for moment, kind in ((berlin(24, 13, 31), "sla_warning"), (berlin(24, 14, 1), "sla_breached")):
         desk.at(moment)
         inner: list[SweepOutcome] = []
-        deps = wiring.sweep_deps()
+        deps = bootstrap.shop().sweep()
         racing = _Overlapping(deps.repository.store, lambda found=inner: found.append(desk.sweep()))
         outer = sweep_sla(replace(deps, repository=TableRepository(racing)))  # type: ignore[arg-type]
         assert racing.raced and inner[0].examined == 1 and outer.examined == 1
@@ -153,7 +153,7 @@ def test_a_failed_alert_is_sent_once_by_a_later_sweep(desk: Desk) -> None:
     ticket_id = desk.receive()
     failing = RecordingAlertPublisher()
     failing.fail_next = 1
-    with wiring.overridden(alerts=failing):
+    with bootstrap.overridden(alerts=failing):
         desk.at(berlin(24, 14, 1))
         first = desk.sweep()
         assert (first.breaches, first.notices_failed) == (1, 1)
@@ -180,7 +180,7 @@ def test_pending_pauses_the_clock_and_the_customer_reply_resumes_it(desk: Desk) 
     ticket_id = desk.receive()
     desk.at(berlin(24, 11))
     ticket = desk.ticket(ticket_id)
-    update_ticket(ticket_id, TicketUpdate(version=ticket.version, status="pending"), AGENT, wiring.inbox_deps())
+    update_ticket(ticket_id, TicketUpdate(version=ticket.version, status="pending"), AGENT, bootstrap.shop().inbox())
     assert not in_sla_index(ticket_id)
     desk.at(berlin(24, 16))
     assert desk.sweep().examined == 0  # paused: the promise of 14:00 is not broken
@@ -199,14 +199,14 @@ def test_policy_change_mid_ticket(desk: Desk) -> None:
     old = desk.receive(subject="First")
     desk.at(berlin(24, 10, 10))
     save_policy(SlaPolicy("default", "Default", first_response_minutes=60, warn_minutes_before=10), 0, MANAGER,
-                wiring.sla_config_deps())
+                bootstrap.shop().sla_config())
     desk.at(berlin(24, 10, 15))
     new = desk.receive(subject="Second")
     assert desk.ticket(new).first_response_due_at == "2026-11-24T10:15:00.000000Z"
     assert desk.ticket(old).first_response_due_at == "2026-11-24T13:00:00.000000Z"  # keeps its terms
     desk.at(berlin(24, 10, 30))
     ticket = desk.ticket(old)
-    update_ticket(old, TicketUpdate(version=ticket.version, priority="high"), AGENT, wiring.inbox_deps())
+    update_ticket(old, TicketUpdate(version=ticket.version, priority="high"), AGENT, bootstrap.shop().inbox())
     assert desk.ticket(old).first_response_due_at == "2026-11-24T10:00:00.000000Z"  # 60 minus the 30 spent
     desk.at(berlin(24, 11, 6))
     outcome = desk.sweep()
@@ -217,9 +217,9 @@ def test_policy_change_mid_ticket(desk: Desk) -> None:
 def test_bounded_runs_leave_the_backlog_for_the_next(desk: Desk) -> None:
     tickets = [desk.receive(subject=f"Question {n}") for n in range(5)]
     desk.at(berlin(24, 14, 1))
-    first = sweep_sla(wiring.sweep_deps(), max_tickets=3, page=2)
+    first = sweep_sla(bootstrap.shop().sweep(), max_tickets=3, page=2)
     assert (first.examined, first.breaches, first.backlog) == (3, 3, True)
-    second = sweep_sla(wiring.sweep_deps(), max_tickets=3, page=2)
+    second = sweep_sla(bootstrap.shop().sweep(), max_tickets=3, page=2)
     assert (second.examined, second.breaches, second.backlog) == (2, 2, False)
     assert all(len(desk.events(t, "sla_breached")) == 1 for t in tickets)
     assert first.lag_seconds == pytest.approx(31 * 60)  # their warnings were due at 13:30, nobody swept since
@@ -228,7 +228,7 @@ def test_bounded_runs_leave_the_backlog_for_the_next(desk: Desk) -> None:
 def test_resolved_tickets_close_after_the_quiet_period_with_one_notice(desk: Desk) -> None:
     ticket_id = desk.receive()
     ticket = desk.ticket(ticket_id)
-    update_ticket(ticket_id, TicketUpdate(version=ticket.version, status="resolved"), AGENT, wiring.inbox_deps())
+    update_ticket(ticket_id, TicketUpdate(version=ticket.version, status="resolved"), AGENT, bootstrap.shop().inbox())
     before = len(sent_emails())
     desk.at(berlin(29, 9, 59))
     assert desk.sweep().examined == 0
@@ -241,7 +241,7 @@ def test_resolved_tickets_close_after_the_quiet_period_with_one_notice(desk: Des
     assert closed.status.value == "closed" and closed.sla_action_at is None
     [notice] = sent_emails()[before:]
     assert "closed" in str(notice.raw_data) and "Auto-Submitted: auto-generated" in str(notice.raw_data)
-    messages = wiring.repository().list_messages(ticket_id)
+    messages = bootstrap.shop().repository.list_messages(ticket_id)
     assert any(m.automated_reason == "closed after a quiet period" for m in messages)
 
 

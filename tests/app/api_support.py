@@ -14,7 +14,7 @@ from chalice.test import Client
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from chalicelib import wiring
+from chalicelib import bootstrap
 from chalicelib.config import AuthSettings, settings
 
 
@@ -58,5 +58,5 @@ def api(aws: None) -> Iterator[Api]:
     from app import app
 
     configured = replace(settings(), auth=AuthSettings(public_key_pem=public_pem()))
-    with wiring.overridden(settings=configured), Client(app, stage_name="test") as client:
+    with bootstrap.overridden(settings=configured), Client(app, stage_name="test") as client:
         yield Api(client)

@@ -9,9 +9,9 @@ from zoneinfo import ZoneInfo
 import boto3
 import pytest
 
-from chalicelib import wiring
+from chalicelib import bootstrap
 from chalicelib.adapters.clock import FixedClock
-from chalicelib.services.ingest_email import ingest_email
+from chalicelib.services.inbound.email_channel import ingest_email
 from tests.app.api_support import Api
 from tests.conftest import REGION
 from tests.support import build_mail, notification
@@ -23,7 +23,7 @@ SPLIT_WEEK = {str(d): [["08:00", "12:00"], ["13:00", "17:00"]] for d in range(5)
 @pytest.fixture
 def clock(api: Api, fixed_now: datetime) -> Iterator[FixedClock]:
     fixed = FixedClock(fixed_now)  # Tuesday 24 November 2026, 10:00 in Berlin
-    with wiring.overridden(clock=fixed):
+    with bootstrap.overridden(clock=fixed):
         yield fixed
 
 
@@ -89,7 +89,7 @@ def receive(subject: str) -> str:
     document = notification()
     action = document["receipt"]["action"]
     boto3.client("s3", region_name=REGION).put_object(Bucket=action["bucketName"], Key=action["objectKey"], Body=raw)
-    outcome = ingest_email(json.dumps(document), wiring.email_ingest_deps())
+    outcome = ingest_email(json.dumps(document), bootstrap.shop().inbound())
     assert outcome.ticket_id
     return outcome.ticket_id
 

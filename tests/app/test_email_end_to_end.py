@@ -10,7 +10,7 @@ import pytest
 from botocore.exceptions import EndpointConnectionError
 from chalice.test import Client
 
-from chalicelib import wiring
+from chalicelib import bootstrap
 from chalicelib.adapters import keys
 from chalicelib.adapters.aws import client as aws_client
 from chalicelib.config import settings
@@ -151,7 +151,7 @@ def test_failure_at_each_aws_call_then_retry_gives_exactly_one_of_everything() -
     for n in [None, *range(12)]:
         if n is not None and n >= len(calls):
             break
-        wiring.reset()
+        bootstrap.reset()
         with mock_aws():
             provision()
             with Client(app, stage_name="test") as test_client:
@@ -178,7 +178,7 @@ def test_failure_at_each_aws_call_then_retry_gives_exactly_one_of_everything() -
                 assert len(inbound) == 1, where
                 assert len(sent_emails()) == 1, where
                 assert tickets[0]["ack_state"] == "sent", where
-    wiring.reset()
+    bootstrap.reset()
 
 
 def test_handler_raises_when_storage_is_down_so_lambda_retries(chalice_client: Client) -> None:

@@ -14,7 +14,7 @@ import boto3
 import pytest
 from chalice.test import Client
 
-from chalicelib import wiring
+from chalicelib import bootstrap
 from chalicelib.observability import logger
 from tests.app.api_support import Api
 from tests.conftest import EVENTS, REGION, table_items
@@ -32,7 +32,7 @@ def sms_sent() -> list[tuple[str, str]]:
 
 @pytest.fixture
 def sms_numbers() -> Iterator[None]:
-    with wiring.overridden(settings=replace(wiring.current_settings(), sms_numbers={STORE_NUMBER: "support"})):
+    with bootstrap.overridden(settings=replace(bootstrap.shop().settings, sms_numbers={STORE_NUMBER: "support"})):
         yield
 
 

@@ -235,7 +235,7 @@ def test_sns_action_mail_is_kept_in_the_blob_store(shop: FakeShop) -> None:
 @pytest.mark.parametrize("text", ["", "not json", "[]", '{"notificationType": "Bounce"}',
                                   '{"notificationType": "Received", "mail": {}, "receipt": {}}'])
 def test_malformed_notification_is_quarantined_not_raised(shop: FakeShop, text: str) -> None:
-    from chalicelib.services.ingest_email import ingest_email
+    from chalicelib.services.inbound.email_channel import ingest_email
 
     outcome = ingest_email(text, shop.deps)
     assert outcome.status == "quarantined"

@@ -1,5 +1,5 @@
-"""Use case: the public contact form becomes a web ticket through the email ingest decisions,
-with the email acknowledgement, behind a honeypot and per-address and per-IP rate limits."""
+"""The web contact form: a submission becomes one inbound message (channel web) with the email
+acknowledgement, behind a honeypot and per-address and per-IP rate limits."""
 from __future__ import annotations
 
 import json
@@ -10,13 +10,14 @@ from chalicelib.domain.customers import normalize_email
 from chalicelib.domain.errors import InvalidInput, RateLimited
 from chalicelib.domain.ids import iso, new_id
 from chalicelib.domain.privacy import pseudonym
+from chalicelib.domain.threading import ReopenRule
 from chalicelib.domain.tickets import Channel
-from chalicelib.mail.model import Address, ParsedEmail
-from chalicelib.mail.ses_notification import SesReceipt, Verdicts
 from chalicelib.ports import QuarantineRecord
-from chalicelib.services.ingest_email import EmailIngestDeps, ingest_parsed
+from chalicelib.services.inbound import pipeline
+from chalicelib.services.inbound.message import EmailRoute, InboundDeps, InboundMessage
 from chalicelib.sms.numbers import normalize_phone
 
+SOURCE = "web"
 PER_IP_PER_HOUR = 10
 PER_ADDRESS_PER_HOUR = 5
 _EMAIL = re.compile(r"^[^@\s<>()\[\],;:\"]{1,64}@[A-Za-z0-9.-]{1,253}\.[A-Za-z0-9-]{2,63}$")
@@ -34,7 +35,7 @@ class ContactForm:
     source_ip: str
 
 
-def submit_contact(form: ContactForm, deps: EmailIngestDeps) -> int | None:
+def submit_contact(form: ContactForm, deps: InboundDeps) -> int | None:
     """Returns the new ticket's number; None when the submission was kept aside (spam trap)."""
     email = normalize_email(form.email)
     if not _EMAIL.match(email):
@@ -57,20 +58,26 @@ def submit_contact(form: ContactForm, deps: EmailIngestDeps) -> int | None:
     location = deps.blobs.put(f"contact/{submission_id}.json", raw, "application/json")
     if form.honeypot.strip():
         # Bots fill every field; people never see this one. Keep it, answer as if all went well.
-        repository.quarantine(QuarantineRecord(id=submission_id, at=iso(now), source="web", reason="honeypot filled",
-                                               raw_location=location, sender_hash=pseudonym(email)))
+        repository.quarantine(QuarantineRecord(id=submission_id, at=iso(now), source=SOURCE,
+                                               reason="honeypot filled", raw_location=location,
+                                               sender_hash=pseudonym(email)))
         return None
-    address = next(a for a, q in deps.settings.support_addresses.items() if q == deps.settings.default_queue)
+    queue = deps.settings.default_queue
+    address = deps.settings.address_for(queue)
     text = form.message.strip()
     if form.order_number:
         text = f"{text}\n\nOrder number: {form.order_number.strip()}"
-    mail = ParsedEmail(
-        message_id=f"contact.{submission_id}@web.shopdesk.invalid", in_reply_to=[], references=[],
-        sender=Address(email, form.name.strip()), reply_to=[], to=[Address(address)], cc=[],
-        subject=form.subject.strip(), date=now, text=text, visible_text=text, html=None, attachments=[],
-        headers={}, return_path=email, bounce=None, defects=[],
+    header_id = f"contact.{submission_id}@web.shopdesk.invalid"
+    subject = form.subject.strip()
+    message = InboundMessage(
+        source=SOURCE, source_id=submission_id, channel=Channel.WEB, received_at=now, sender=("email", email),
+        sender_name=form.name.strip(), queue=queue,
+        route=EmailRoute(from_address=address, to=email, subject=subject, in_reply_to=header_id,
+                         references=(header_id,)),
+        subject=subject, text=text, visible_text=text, to=(address,), header_message_id=header_id,
+        raw_location=location, provider_message_id=submission_id,
+        reopen=ReopenRule(closed_days=None, resolved_days=None),
+        threads=False,  # a form always opens a new conversation: anyone can type any subject into it
+        other_identities=(("phone", phone),) if phone else (),
     )
-    receipt = SesReceipt(ses_message_id=submission_id, timestamp=iso(now), source=email, destination=(address,),
-                         recipients=(), verdicts=Verdicts(spam="PASS", virus="PASS"), action_type="WEB")
-    outcome = ingest_parsed(mail, receipt, location, deps, channel=Channel.WEB, phone=phone)
-    return outcome.ticket_number
+    return pipeline.deliver(message, deps).ticket_number
