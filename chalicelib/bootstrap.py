@@ -203,7 +203,8 @@ def overridden(settings: Settings | None = None, **parts: Unpack[ShopParts]) -> 
     if "store" in parts or "clock" in parts:  # the repositories are built over the new store and clock
         kept.pop("repository")
         kept.pop("sla_repository")
-    changed = bootstrap(settings or current.settings, **{**kept, **parts})
+    kept.update(parts)
+    changed = bootstrap(settings or current.settings, **kept)
     _current[:] = [changed]
     try:
         yield changed

@@ -21,8 +21,8 @@ from chalicelib.domain.principals import Principal, Role
 from chalicelib.domain.sla_config import SlaPolicy
 from chalicelib.domain.tickets import Ticket
 from chalicelib.resources import SLA_INDEX
-from chalicelib.services.inbox import TicketUpdate, update_ticket
 from chalicelib.services.inbound.email_channel import ingest_email
+from chalicelib.services.inbox import TicketUpdate, update_ticket
 from chalicelib.services.sla_config import save_policy
 from chalicelib.services.sla_sweep import SweepOutcome, sweep_sla
 from tests.conftest import REGION, sent_emails
