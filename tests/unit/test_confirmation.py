@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import pytest
 
+from chalicelib.domain import tickets
 from chalicelib.domain.confirmation import MAX_WORDS, is_confirmation
 
 CONFIRMING = [
@@ -166,3 +167,6 @@ def test_a_megabyte_of_input_is_read_only_as_far_as_needed(text: str) -> None:
     """Only a bounded prefix is tokenised, so a huge body costs no more than a short one."""
     assert isinstance(is_confirmation(text), bool)
 
+
+def test_tickets_still_exports_the_rule_other_modules_import() -> None:
+    assert tickets.is_confirmation is is_confirmation
