@@ -1,11 +1,12 @@
 """Tickets, messages, attachments and events, and the workflow rules that move a ticket's status."""
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+# Services import the confirmation rule from here, next to the status change it drives.
+from chalicelib.domain.confirmation import is_confirmation as is_confirmation
 from chalicelib.domain.ids import new_id
 
 
@@ -168,18 +169,6 @@ class Ticket:
         if self.status in (TicketStatus.NEW, TicketStatus.OPEN) and not self.first_responded_at:
             return self.first_response_due_at
         return None
-
-
-_CONFIRMATIONS = {
-    "yes", "y", "yes thanks", "yes thank you", "yes please close", "yes solved", "solved", "resolved",
-    "ja", "oui", "si", "sí", "sim", "yes it is", "yes it is solved", "yes all good", "all good",
-}
-
-
-def is_confirmation(visible_text: str) -> bool:
-    """A customer's short "yes" to "is this solved?"; anything longer or different reopens."""
-    words = re.sub(r"[^\w\s]", " ", visible_text.lower()).split()
-    return 0 < len(words) <= 6 and " ".join(words) in _CONFIRMATIONS
 
 
 def status_after_customer_message(
