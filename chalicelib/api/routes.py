@@ -11,6 +11,7 @@ from chalicelib.domain.principals import Principal, Role
 if TYPE_CHECKING:
     from chalicelib.api import models
     from chalicelib.services.inbox import InboxDeps
+    from chalicelib.services.macros import MacroDraft
 
 
 def _deps() -> InboxDeps:
@@ -159,13 +160,20 @@ def list_macros(_principal: Principal, _request: Any) -> dict[str, Any]:
     return {"items": [macro_out(m) for m in _deps().repository.list_macros()]}
 
 
+def _draft(body: models.MacroBody) -> MacroDraft:
+    from chalicelib.services.macros import MacroDraft
+
+    return MacroDraft(name=body.name, body=body.body, status=body.actions.status,
+                      add_tags=tuple(body.actions.add_tags or ()), version=body.version)
+
+
 @endpoint("/macros", ["POST"], role=Role.MANAGER, status=201)
 @responds("MacroOut")
 def create_macro(principal: Principal, _request: Any, body: models.MacroBody) -> dict[str, Any]:
     from chalicelib.api.presenters import macro_out
     from chalicelib.services.macros import save_macro
 
-    return macro_out(save_macro(None, body, principal, _deps()))
+    return macro_out(save_macro(None, _draft(body), principal, _deps()))
 
 
 @endpoint("/macros/{macro_id}", ["PUT"], role=Role.MANAGER)
@@ -174,7 +182,7 @@ def update_macro(principal: Principal, _request: Any, macro_id: str, body: model
     from chalicelib.api.presenters import macro_out
     from chalicelib.services.macros import save_macro
 
-    return macro_out(save_macro(_checked_id(macro_id), body, principal, _deps()))
+    return macro_out(save_macro(_checked_id(macro_id), _draft(body), principal, _deps()))
 
 
 @endpoint("/macros/{macro_id}", ["DELETE"], role=Role.MANAGER, status=204)

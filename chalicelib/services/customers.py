@@ -2,17 +2,22 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING
 
 from chalicelib.domain.customers import EMAIL_PATTERN, IDENTITY_KINDS, Customer, normalize_email
-from chalicelib.domain.errors import AlreadyExists, InvalidInput, NotFound, Unavailable, VersionConflict
+from chalicelib.domain.errors import AlreadyExists, DomainError, InvalidInput, NotFound, Unavailable, VersionConflict
 from chalicelib.domain.ids import iso, new_id
 from chalicelib.domain.principals import Principal
 from chalicelib.domain.tickets import EventType, Ticket, new_event
 from chalicelib.ports import CustomerChange, Identity, Lookup, TicketChange
+from chalicelib.services.retry import retry_on_conflict
+
+if TYPE_CHECKING:
+    from chalicelib.config import Settings
+    from chalicelib.services.inbox import InboxDeps
 
 
-def customer_view(customer_id: str, deps: Any) -> tuple[Customer, list[Ticket]]:
+def customer_view(customer_id: str, deps: InboxDeps) -> tuple[Customer, list[Ticket]]:
     """The customer and all their tickets on every channel, newest first (one Query)."""
     customer = deps.repository.get_customer(customer_id)
     if customer is None:
@@ -20,7 +25,7 @@ def customer_view(customer_id: str, deps: Any) -> tuple[Customer, list[Ticket]]:
     return customer, deps.repository.customer_tickets(customer_id)
 
 
-def find_customer(*, email: str | None, phone: str | None, deps: Any) -> tuple[Customer, list[Ticket]]:
+def find_customer(*, email: str | None, phone: str | None, deps: InboxDeps) -> tuple[Customer, list[Ticket]]:
     if bool(email) == bool(phone):
         raise InvalidInput("give exactly one of email or phone", "email")
     kind = "email" if email else "phone"
@@ -34,7 +39,7 @@ def find_customer(*, email: str | None, phone: str | None, deps: Any) -> tuple[C
 
 
 def rename_customer(customer_id: str, name: str, version: int, principal: Principal,
-                    deps: Any) -> tuple[Customer, list[Ticket]]:
+                    deps: InboxDeps) -> tuple[Customer, list[Ticket]]:
     customer, tickets = customer_view(customer_id, deps)
     saved = deps.repository.save_customer(replace(customer, name=name.strip()[:200]), version)
     return saved, tickets
@@ -45,7 +50,7 @@ _MERGE_ROUNDS = 5
 _IDENTITIES_PER_TRANSACTION = 98  # plus the two customers: DynamoDB's 100
 
 
-def _identity_value(kind: str, raw: str, settings: Any, *, strict: bool = True) -> str:
+def _identity_value(kind: str, raw: str, settings: Settings, *, strict: bool = True) -> str:
     if kind == "email":
         value = normalize_email(raw)
         if strict and not EMAIL_PATTERN.match(value):
@@ -63,7 +68,7 @@ def _identity_value(kind: str, raw: str, settings: Any, *, strict: bool = True) 
     raise InvalidInput(f"kind must be one of {', '.join(IDENTITY_KINDS)}", "kind")
 
 
-def _live_customer(customer_id: str, deps: Any) -> Customer:
+def _live_customer(customer_id: str, deps: InboxDeps) -> Customer:
     customer = deps.repository.get_customer(customer_id)
     if customer is None:
         raise NotFound(f"customer {customer_id} not found")
@@ -73,7 +78,7 @@ def _live_customer(customer_id: str, deps: Any) -> Customer:
 
 
 def link_identity(customer_id: str, kind: str, raw: str, version: int, principal: Principal,
-                  deps: Any) -> tuple[Customer, list[Ticket]]:
+                  deps: InboxDeps) -> tuple[Customer, list[Ticket]]:
     """The customer also owns this email address or number. Identities are unique: one another customer
     owns is refused (merge the customers instead). Linking what the customer already owns changes nothing."""
     value = _identity_value(kind, raw, deps.settings)
@@ -93,7 +98,7 @@ def link_identity(customer_id: str, kind: str, raw: str, version: int, principal
 
 
 def unlink_identity(customer_id: str, kind: str, raw: str, principal: Principal,
-                    deps: Any) -> tuple[Customer, list[Ticket]]:
+                    deps: InboxDeps) -> tuple[Customer, list[Ticket]]:
     """The address or number is no longer this customer's: it becomes a contact of its own. Its item is
     kept, with its opt-out and bounce state: an unlink must never make a STOP forgotten."""
     value = _identity_value(kind, raw, deps.settings, strict=False)
@@ -110,7 +115,7 @@ def unlink_identity(customer_id: str, kind: str, raw: str, principal: Principal,
 
 
 def merge_customers(source_id: str, target_id: str, version: int, principal: Principal,
-                    deps: Any) -> tuple[Customer, list[Ticket]]:
+                    deps: InboxDeps) -> tuple[Customer, list[Ticket]]:
     """Moves the source customer's identities and tickets to the target; the source remains, empty,
     pointing at the target. Bounded transactions (at most 100 operations each); safe to repeat: a
     repeat finishes what an interrupted merge left."""
@@ -130,7 +135,7 @@ def merge_customers(source_id: str, target_id: str, version: int, principal: Pri
     return customer_view(target_id, deps)
 
 
-def _move_identities(source: Customer, target: Customer, deps: Any) -> None:
+def _move_identities(source: Customer, target: Customer, deps: InboxDeps) -> None:
     """Identities first, so that new messages land on the target while tickets move. Each transaction
     carries both customers (conditional on their versions); the last one marks the source merged."""
     wanted = source.identities()
@@ -154,10 +159,10 @@ def _move_identities(source: Customer, target: Customer, deps: Any) -> None:
         target = replace(grown, version=target.version + 1)
 
 
-def _move_tickets(source_id: str, target_id: str, principal: Principal, deps: Any) -> None:
+def _move_tickets(source_id: str, target_id: str, principal: Principal, deps: InboxDeps) -> None:
     """Re-homes every ticket still on the source (its customer index entry moves with it). The index is
     eventually consistent, so each round re-reads the tickets it lists before writing them."""
-    for _ in range(_MERGE_ROUNDS):
+    def move_round(_attempt: int) -> None:
         listed = [t.id for t in deps.repository.all_customer_tickets(source_id)]
         fresh = deps.repository.lookup(Lookup(ticket_ids=tuple(listed))).tickets if listed else {}
         moving = [t for t in fresh.values() if t.customer_id == source_id]
@@ -169,8 +174,13 @@ def _move_tickets(source_id: str, target_id: str, principal: Principal, deps: An
             events=[new_event(t.id, now, EventType.CUSTOMER_CHANGED, principal.user_id,
                               **{"from": source_id}, to=target_id, reason="customers merged")],
         ) for t in moving]
-        try:
-            deps.repository.apply_all(changes)
-        except VersionConflict:
-            continue  # a ticket changed under us: the next round reads it again
-    raise VersionConflict("tickets kept changing while the customers were merged; repeat the merge")
+        deps.repository.apply_all(changes)  # a ticket that changed under us: the next round reads it again
+        raise _MoreToMove()  # the index may have listed only part: a round that finds none is the last
+
+    retry_on_conflict(move_round, attempts=_MERGE_ROUNDS, retry_on=(VersionConflict, _MoreToMove),
+                      exhausted=lambda: VersionConflict(
+                          "tickets kept changing while the customers were merged; repeat the merge"))
+
+
+class _MoreToMove(DomainError):
+    """A round moved tickets; another round checks whether the index lists more."""

@@ -42,13 +42,13 @@ from chalicelib.ports import (
     TicketRepository,
 )
 from chalicelib.services.identities import plan_identities
+from chalicelib.services.retry import retry_on_conflict
 from chalicelib.services.sla_rules import SlaRules, SlaSetup
 
 RESOLVE_QUESTION = (
     "\n\nIf this solves your request, just reply \"yes\" and we will close the ticket. "
     "Any other reply reopens it."
 )
-_APPLY_ATTEMPTS = 4
 MAX_BODY_CHARS = 50_000
 
 
@@ -164,13 +164,6 @@ def update_ticket(ticket_id: str, update: TicketUpdate, principal: Principal, de
                               current=deps.repository.get_ticket(ticket_id)) from exc
 
 
-def _queue_address(settings: Settings, queue: str) -> str:
-    for address, name in settings.support_addresses.items():
-        if name == queue:
-            return address
-    return next(iter(settings.support_addresses))
-
-
 def _thread_ids(messages: list[Message]) -> tuple[str | None, list[str]]:
     """(id to answer, References chain) as the customer's client knows them."""
     public = [m for m in messages if not m.internal and (m.delivered_message_id or m.header_message_id)]
@@ -223,29 +216,30 @@ def reply(ticket_id: str, request: ReplyRequest, principal: Principal, deps: Inb
     if tags:
         events.append(_event(ticket.id, now, EventType.TAGS_CHANGED, principal.user_id,
                              **{"from": ticket.tags, "to": sorted(set(ticket.tags) | set(tags))}))
-    for _ in range(_APPLY_ATTEMPTS):
+    def record(attempt: int) -> tuple[Ticket, Message]:
+        current = ticket if attempt == 0 else _require(deps.repository.get_ticket(ticket_id), ticket_id)
         changed = replace(
-            ticket, updated_at=now, last_activity_at=now, thread_version=ticket.version + 1,
-            first_responded_at=ticket.first_responded_at or now,
-            status=after or (TicketStatus.OPEN if ticket.status is TicketStatus.NEW else ticket.status),
-            tags=sorted(set(ticket.tags) | set(tags)) if tags else ticket.tags,
+            current, updated_at=now, last_activity_at=now, thread_version=current.version + 1,
+            first_responded_at=current.first_responded_at or now,
+            status=after or (TicketStatus.OPEN if current.status is TicketStatus.NEW else current.status),
+            tags=sorted(set(current.tags) | set(tags)) if tags else current.tags,
         )
         if after is TicketStatus.RESOLVED:
             changed.resolved_at = now
         stamp = rules.advance(changed, events, moment)
-        try:
-            return deps.repository.apply(TicketChange(ticket=stamp.ticket, messages=[message], events=stamp.events,
-                                                      claim_message_ids=claims, sla_facts=stamp.facts)), message
-        except VersionConflict:
-            ticket = _require(deps.repository.get_ticket(ticket_id), ticket_id)
-    raise VersionConflict("the reply was sent but the ticket kept changing; it will show after a reload")
+        return deps.repository.apply(TicketChange(ticket=stamp.ticket, messages=[message], events=stamp.events,
+                                                  claim_message_ids=claims, sla_facts=stamp.facts)), message
+
+    # The mail is out, so it must be on the thread: a concurrent change is re-read and the record re-applied.
+    return retry_on_conflict(record, exhausted=lambda: VersionConflict(
+        "the reply was sent but the ticket kept changing; it will show after a reload"))
 
 
 def _send_email_reply(
     ticket: Ticket, messages: list[Message], body: str, principal: Principal, deps: InboxDeps
 ) -> tuple[Message, list[TicketEvent], list[MessageIdEntry]]:
     settings = deps.settings
-    address = _queue_address(settings, ticket.queue)
+    address = settings.address_for(ticket.queue)
     message_id = new_id()
     header_id = f"reply.{message_id}@{address.partition('@')[2]}"
     answer, chain = _thread_ids(messages)
@@ -275,20 +269,18 @@ def add_note(ticket_id: str, body: str, version: int | None, principal: Principa
     body = body.strip()
     if not body or len(body) > MAX_BODY_CHARS:
         raise InvalidInput(f"a note holds 1 to {MAX_BODY_CHARS} characters", "body")
-    for _ in range(_APPLY_ATTEMPTS):
+    def write(_attempt: int) -> Message:
+        # A note never conflicts with anyone's work: on a concurrent change, add it to the fresh ticket.
         ticket = _require(deps.repository.get_ticket(ticket_id), ticket_id)
         now = iso(deps.clock.now())
         note = Message(id=new_id(), ticket_id=ticket.id, created_at=now, direction=Direction.OUTBOUND,
                        channel=ticket.channel, from_address=principal.user_id, from_name=principal.name,
                        body_text=body, visible_text=body, internal=True, author_id=principal.user_id)
         event = _event(ticket.id, now, EventType.NOTE_ADDED, principal.user_id, message_id=note.id)
-        try:
-            deps.repository.apply(TicketChange(ticket=replace(ticket, updated_at=now), messages=[note],
-                                               events=[event]))
-            return note
-        except VersionConflict:
-            continue  # a note never conflicts with anyone's work: add it to the fresh ticket
-    raise VersionConflict("the ticket kept changing; try again")
+        deps.repository.apply(TicketChange(ticket=replace(ticket, updated_at=now), messages=[note], events=[event]))
+        return note
+
+    return retry_on_conflict(write, exhausted=lambda: VersionConflict("the ticket kept changing; try again"))
 
 
 def merge(source_id: str, target_id: str, version: int, principal: Principal, deps: InboxDeps) -> Ticket:

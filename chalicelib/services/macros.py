@@ -1,7 +1,7 @@
 """Canned responses: managers edit them; agents render them into replies (sandboxed templates)."""
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 from chalicelib.domain.errors import InvalidInput, NotFound
@@ -28,14 +28,25 @@ def _check_syntax(source: str) -> None:
                                         agent_name="Agent", store_name="Store"))
 
 
-def save_macro(macro_id: str | None, body: Any, principal: Principal, deps: InboxDeps) -> Macro:
+@dataclass(frozen=True)
+class MacroDraft:
+    """A macro as a manager writes it; `version` is the one they saw (None for a new macro)."""
+
+    name: str
+    body: str
+    status: str | None = None
+    add_tags: tuple[str, ...] = ()
+    version: int | None = None
+
+
+def save_macro(macro_id: str | None, body: MacroDraft, principal: Principal, deps: InboxDeps) -> Macro:
     _check_syntax(body.body)
-    tags = check_tags(list(body.actions.add_tags)) if body.actions.add_tags else []
+    tags = check_tags(list(body.add_tags)) if body.add_tags else []
     if macro_id is not None and body.version is None:
         raise InvalidInput("changing a macro needs the version you saw", "version")
     if macro_id is not None and deps.repository.get_macro(macro_id) is None:
         raise NotFound(f"macro {macro_id} not found")
-    macro = Macro(id=macro_id or new_id(), name=body.name, body=body.body, status=body.actions.status,
+    macro = Macro(id=macro_id or new_id(), name=body.name, body=body.body, status=body.status,
                   add_tags=tags, updated_by=principal.user_id, updated_at=iso(deps.clock.now()))
     return deps.repository.save_macro(macro, body.version if macro_id is not None else None)
 

@@ -29,11 +29,6 @@ class Delivered:
     claims: list[MessageIdEntry] = field(default_factory=list)
 
 
-def queue_address(settings: Settings, queue: str) -> str:
-    found = [a for a, q in settings.support_addresses.items() if q == queue]
-    return found[0] if found else next(iter(settings.support_addresses))
-
-
 def warning_recipients(ticket: Ticket, settings: Settings) -> list[str]:
     """The assignee when their address is known, else the queue's agents (settings)."""
     own = settings.sla.agent_emails.get(ticket.assignee or "")
@@ -49,7 +44,7 @@ def send_warning(ticket: Ticket, notice: dict[str, Any], now: datetime, settings
     recipients = warning_recipients(ticket, settings)
     if not recipients:
         return Delivered()  # nobody to tell by mail; the event and the inbox's due view still show it
-    address = queue_address(settings, ticket.queue)
+    address = settings.address_for(ticket.queue)
     metric = METRIC_NAMES.get(str(notice["metric"]), str(notice["metric"]))
     due = describe_promise(parse_iso(str(notice["due_at"])), now, promise_zone(ticket, settings.time_zone))
     text = render_file("sla_warning.txt.j2", {
@@ -82,7 +77,7 @@ def send_closed_notice(ticket: Ticket, notice: dict[str, Any], now: datetime, da
                        mail: MailSender) -> Delivered:
     if not ticket.customer_email or ticket.channel is Channel.SMS:
         return Delivered()
-    address = queue_address(settings, ticket.queue)
+    address = settings.address_for(ticket.queue)
     header_id = f"closed.{notice['id']}@{address.partition('@')[2]}"
     customer = Customer(id=ticket.customer_id, name=ticket.customer_name)
     text = render_file("closed_notice.txt.j2", {

@@ -15,6 +15,7 @@ from chalicelib.domain.tickets import EventType, Ticket, TicketEvent, TicketStat
 from chalicelib.domain.workflow import PRIORITIES
 from chalicelib.ports import AlertPublisher, Clock, MailSender, SlaRepository, TicketChange, TicketRepository
 from chalicelib.services import sla_notices
+from chalicelib.services.retry import retry_on_conflict
 from chalicelib.services.sla_rules import SlaRules, SlaSetup, restamp
 
 NOTICE_LEASE = timedelta(minutes=5)
@@ -113,22 +114,21 @@ class _Sweep:
         if ticket.sla_action_at:
             late = (self.now - parse_iso(ticket.sla_action_at)).total_seconds()
             self.outcome.lag_seconds = max(self.outcome.lag_seconds, late)
-        for _ in range(_CLAIM_ATTEMPTS):
-            claim = self._claim(ticket)
-            if claim is None:
-                return
-            try:
-                stored = self.deps.repository.apply(claim.change)
-                break
-            except VersionConflict:
-                # Someone (an agent, another sweep) wrote first: decide again on what is there now.
-                fresh = self.deps.repository.get_ticket(ticket.id)
-                if fresh is None:
-                    return
-                ticket = fresh
-        else:
+        def claim_once(attempt: int) -> tuple[_Claim, Ticket] | None:
+            # On a retry someone (an agent, another sweep) wrote first: decide again on what is there now.
+            current = ticket if attempt == 0 else self.deps.repository.get_ticket(ticket.id)
+            claim = self._claim(current) if current is not None else None
+            return None if claim is None else (claim, self.deps.repository.apply(claim.change))
+
+        try:
+            claimed = retry_on_conflict(claim_once, attempts=_CLAIM_ATTEMPTS,
+                                        exhausted=lambda: VersionConflict("the ticket kept changing"))
+        except VersionConflict:
             self.outcome.conflicts += 1
             return
+        if claimed is None:
+            return
+        claim, stored = claimed
         self.outcome.warnings += claim.warnings
         self.outcome.breaches += claim.breaches
         self.outcome.escalations += int(claim.escalated)
@@ -249,16 +249,18 @@ class _Sweep:
     def _record(self, ticket: Ticket, sent: list[str], delivered: sla_notices.Delivered) -> None:
         """Drops the sent notices from the ticket (and threads a customer notice), re-reading on a
         concurrent change: the mail is out, so this must land."""
-        for _ in range(_RECORD_ATTEMPTS):
-            remaining = [n for n in ticket.sla_notices if str(n.get("id")) not in sent]
-            change = TicketChange(ticket=restamp(replace(ticket, sla_notices=remaining)),
-                                  messages=delivered.messages, claim_message_ids=delivered.claims)
-            try:
-                self.deps.repository.apply(change)
+        def record(attempt: int) -> None:
+            current = ticket if attempt == 0 else self.deps.repository.get_ticket(ticket.id)
+            if current is None:
                 return
-            except VersionConflict:
-                fresh = self.deps.repository.get_ticket(ticket.id)
-                if fresh is None:
-                    return
-                ticket = fresh
+            remaining = [n for n in current.sla_notices if str(n.get("id")) not in sent]
+            self.deps.repository.apply(TicketChange(ticket=restamp(replace(current, sla_notices=remaining)),
+                                                    messages=delivered.messages, claim_message_ids=delivered.claims))
+
+        try:
+            retry_on_conflict(record, attempts=_RECORD_ATTEMPTS,
+                              exhausted=lambda: VersionConflict("the ticket kept changing"))
+            return
+        except VersionConflict:
+            pass
         self.outcome.conflicts += 1  # the lease runs out and a later sweep sends again

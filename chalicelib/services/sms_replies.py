@@ -2,7 +2,7 @@
 to a number that opted out (the refusal suggests email when the customer has an address)."""
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from chalicelib.domain.errors import InvalidInput, Unavailable
 from chalicelib.domain.ids import iso, new_id
@@ -11,17 +11,20 @@ from chalicelib.domain.tickets import Channel, Direction, EventType, Message, Ti
 from chalicelib.ports import MessageIdEntry, OutgoingSms
 from chalicelib.sms.segments import count_segments
 
+if TYPE_CHECKING:
+    from chalicelib.services.inbox import InboxDeps
+
 RESOLVE_QUESTION = "\n\nSolved? Reply YES and we close the ticket."
 
 
-def _email_on_file(ticket: Ticket, deps: Any) -> str | None:
+def _email_on_file(ticket: Ticket, deps: InboxDeps) -> str | None:
     if ticket.customer_email:
         return ticket.customer_email
     customer = deps.repository.get_customer(ticket.customer_id)
     return customer.emails[0] if customer is not None and customer.emails else None
 
 
-def check_can_text(ticket: Ticket, deps: Any) -> str:
+def check_can_text(ticket: Ticket, deps: InboxDeps) -> str:
     """The number to text for `ticket`; Unavailable when there is none or it opted out."""
     if deps.sms is None:
         raise Unavailable("texting is not set up for this installation; reply by email")
@@ -38,7 +41,7 @@ def check_can_text(ticket: Ticket, deps: Any) -> str:
 
 
 def send_sms_reply(ticket: Ticket, body: str, ask_to_confirm: bool, principal: Principal,
-                   deps: Any) -> tuple[Message, list[TicketEvent], list[MessageIdEntry]]:
+                   deps: InboxDeps) -> tuple[Message, list[TicketEvent], list[MessageIdEntry]]:
     """Texts `body` to the ticket's number; returns the message and event to record (no Message-IDs)."""
     phone = check_can_text(ticket, deps)
     settings = deps.settings
@@ -50,6 +53,7 @@ def send_sms_reply(ticket: Ticket, body: str, ask_to_confirm: bool, principal: P
             f"a text may use at most {settings.sms_max_segments} segments and this one needs {count.describe()}; "
             "shorten it or reply by email", "body")
     origination = settings.sms_origination_for(ticket.queue)
+    assert deps.sms is not None  # check_can_text refused otherwise
     sent = deps.sms.send(OutgoingSms(to=phone, text=body, origination=origination))
     now = iso(deps.clock.now())
     message = Message(
