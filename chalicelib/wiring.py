@@ -54,7 +54,7 @@ def _store() -> Any:
 def repository() -> Any:
     from chalicelib.adapters.table_repository import TableRepository
 
-    return _override_or("repository", lambda: TableRepository(_store()))
+    return _override_or("repository", lambda: TableRepository(_store(), clock=clock()))
 
 
 @lru_cache(maxsize=1)

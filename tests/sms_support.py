@@ -47,7 +47,7 @@ class FakeSmsShop:
 
     def __post_init__(self) -> None:
         self.clock = FixedClock(self.now)
-        self.repository = TableRepository(self.store)
+        self.repository = TableRepository(self.store, clock=self.clock)
         self.settings = load_settings(self.env)
 
     @property

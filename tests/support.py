@@ -98,7 +98,7 @@ class FakeShop:
 
     def __post_init__(self) -> None:
         self.clock = FixedClock(self.now)
-        self.repository = TableRepository(self.store)
+        self.repository = TableRepository(self.store, clock=self.clock)
         self.settings = load_settings(self.env)
 
     @property
