@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 from chalicelib.adapters.aws_errors import translated
 from chalicelib.domain.errors import InvalidInput, NotFound
@@ -13,6 +13,11 @@ def split_location(location: str, default_bucket: str) -> tuple[str, str]:
         bucket, _, key = location[5:].partition("/")
         return bucket, key
     return default_bucket, location
+
+
+def content_disposition(filename: str) -> str:
+    """An attachment download keeping any filename (RFC 6266 `filename*`, UTF-8, percent-encoded)."""
+    return "attachment; filename*=UTF-8''" + quote(filename, safe="")
 
 
 class S3BlobStore:
@@ -43,7 +48,7 @@ class S3BlobStore:
 
     def download_url(self, location: str, filename: str, seconds: int = 300) -> str:
         bucket, key = split_location(location, self._bucket)
-        disposition = "attachment; filename*=UTF-8''" + quote(filename, safe="")
+        disposition = content_disposition(filename)
         with translated("s3", "GeneratePresignedUrl"):  # signs locally; only credentials can fail
             url: str = self._client.generate_presigned_url(
                 "get_object", ExpiresIn=seconds,
@@ -74,4 +79,7 @@ class InMemoryBlobStore:
         return location
 
     def download_url(self, location: str, filename: str, seconds: int = 300) -> str:
-        return f"memory://{location.removeprefix('s3://')}?filename={quote(filename)}&expires={seconds}"
+        """Shaped as S3's presigned URL: bucket and key in the URL, the same disposition and expiry."""
+        bucket, key = split_location(location, self.bucket)
+        query = urlencode({"response-content-disposition": content_disposition(filename), "X-Amz-Expires": seconds})
+        return f"memory://{bucket}/{quote(key)}?{query}"
