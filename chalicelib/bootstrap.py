@@ -126,7 +126,7 @@ def bootstrap(settings: Settings | None = None, **parts: Unpack[ShopParts]) -> S
 def _table_repository(store: ItemStore, clock: Clock) -> TicketRepository:
     from chalicelib.adapters.table_repository import TableRepository
 
-    return TableRepository(store)
+    return TableRepository(store, clock=clock)
 
 
 def _sla_repository(store: ItemStore) -> SlaRepository:

@@ -1,9 +1,10 @@
-"""DynamoDB implementation of the ItemStore port, on the low-level client."""
+"""DynamoDB implementation of the ItemStore port, on the low-level client; AWS errors leave as domain errors."""
 from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
 
+from chalicelib.adapters.aws_errors import translated
 from chalicelib.adapters.item_store import ABSENT, ConditionFailed, Delete, Filter, Item, Key, Operation, Put
 from chalicelib.domain.errors import TransientFailure
 from chalicelib.resources import INDEX_KEYS, PK, SK
@@ -28,7 +29,8 @@ class DynamoItemStore:
         return {k: self._deserializer.deserialize(v) for k, v in item.items()}
 
     def get(self, key: Key) -> Item | None:
-        response = self._client.get_item(TableName=self._table, Key=self._dump(key), ConsistentRead=True)
+        with translated("dynamodb", "GetItem"):
+            response = self._client.get_item(TableName=self._table, Key=self._dump(key), ConsistentRead=True)
         return self._load(response["Item"]) if "Item" in response else None
 
     def batch_get(self, keys: Sequence[Key]) -> list[Item]:
@@ -40,7 +42,8 @@ class DynamoItemStore:
                               "ConsistentRead": True}
             }
             for _ in range(_MAX_BATCH_ROUNDS):
-                response = self._client.batch_get_item(RequestItems=request)
+                with translated("dynamodb", "BatchGetItem"):
+                    response = self._client.batch_get_item(RequestItems=request)
                 found.extend(self._load(i) for i in response.get("Responses", {}).get(self._table, []))
                 request = response.get("UnprocessedKeys") or {}
                 if not request:
@@ -92,7 +95,8 @@ class DynamoItemStore:
             arguments["Limit"] = limit
         if start_after:
             arguments["ExclusiveStartKey"] = self._dump(start_after)
-        response = self._client.query(**arguments)
+        with translated("dynamodb", "Query"):
+            response = self._client.query(**arguments)
         last = response.get("LastEvaluatedKey")
         return [self._load(i) for i in response.get("Items", [])], (self._load(last) if last else None)
 
@@ -165,18 +169,21 @@ class DynamoItemStore:
                 requests.append({"Delete": {"TableName": self._table, "Key": self._dump(op.key)}})
             else:
                 requests.append({"Update": self._update_arguments(op.key, op.add, op.set)})
-        try:
-            self._client.transact_write_items(TransactItems=requests)
-        except self._client.exceptions.TransactionCanceledException as exc:
-            reasons = exc.response.get("CancellationReasons", [])
-            failed = [n for n, r in enumerate(reasons) if r.get("Code") == "ConditionalCheckFailed"]
-            if failed:
-                raise ConditionFailed(failed) from exc
-            raise TransientFailure("DynamoDB cancelled the transaction: " + ",".join(
-                str(r.get("Code")) for r in reasons)) from exc
+        with translated("dynamodb", "TransactWriteItems"):
+            try:
+                self._client.transact_write_items(TransactItems=requests)
+            except self._client.exceptions.TransactionCanceledException as exc:
+                # Cancellation reasons come per operation; a failed condition is the caller's to decide.
+                reasons = exc.response.get("CancellationReasons", [])
+                failed = [n for n, r in enumerate(reasons) if r.get("Code") == "ConditionalCheckFailed"]
+                if failed:
+                    raise ConditionFailed(failed) from exc
+                raise TransientFailure("DynamoDB cancelled the transaction: " + ",".join(
+                    str(r.get("Code")) for r in reasons)) from exc
 
     def add(self, key: Key, add: dict[str, int], set_values: dict[str, Any] | None = None) -> Item:
-        response = self._client.update_item(
-            **self._update_arguments(key, add, set_values or {}), ReturnValues="ALL_NEW"
-        )
+        with translated("dynamodb", "UpdateItem"):
+            response = self._client.update_item(
+                **self._update_arguments(key, add, set_values or {}), ReturnValues="ALL_NEW"
+            )
         return self._load(response["Attributes"])

@@ -1,9 +1,10 @@
-"""S3 implementation of the BlobStore port."""
+"""S3 implementation of the BlobStore port (AWS errors leave as domain errors), and its in-memory twin."""
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
+from chalicelib.adapters.aws_errors import translated
 from chalicelib.domain.errors import InvalidInput, NotFound
 
 
@@ -14,6 +15,11 @@ def split_location(location: str, default_bucket: str) -> tuple[str, str]:
     return default_bucket, location
 
 
+def content_disposition(filename: str) -> str:
+    """An attachment download keeping any filename (RFC 6266 `filename*`, UTF-8, percent-encoded)."""
+    return "attachment; filename*=UTF-8''" + quote(filename, safe="")
+
+
 class S3BlobStore:
     def __init__(self, client: Any, bucket: str) -> None:
         self._client = client
@@ -21,30 +27,33 @@ class S3BlobStore:
 
     def read(self, location: str, max_bytes: int) -> bytes:
         bucket, key = split_location(location, self._bucket)
-        try:
-            response = self._client.get_object(Bucket=bucket, Key=key)
-        except self._client.exceptions.NoSuchKey as exc:
-            raise NotFound(f"no object at {location}") from exc
-        if int(response.get("ContentLength", 0)) > max_bytes:
-            response["Body"].close()
-            raise InvalidInput(f"object larger than {max_bytes} bytes")
-        data: bytes = response["Body"].read()
+        with translated("s3", "GetObject"):  # the body streams: a timeout while reading is transient too
+            try:
+                response = self._client.get_object(Bucket=bucket, Key=key)
+            except self._client.exceptions.NoSuchKey as exc:
+                raise NotFound(f"no object at {location}") from exc
+            if int(response.get("ContentLength", 0)) > max_bytes:
+                response["Body"].close()
+                raise InvalidInput(f"object larger than {max_bytes} bytes")
+            data: bytes = response["Body"].read()
         return data
 
     def put(self, key: str, data: bytes, content_type: str) -> str:
-        self._client.put_object(
-            Bucket=self._bucket, Key=key, Body=data, ContentType=content_type,
-            ServerSideEncryption="AES256",
-        )
+        with translated("s3", "PutObject"):
+            self._client.put_object(
+                Bucket=self._bucket, Key=key, Body=data, ContentType=content_type,
+                ServerSideEncryption="AES256",
+            )
         return f"s3://{self._bucket}/{key}"
 
     def download_url(self, location: str, filename: str, seconds: int = 300) -> str:
         bucket, key = split_location(location, self._bucket)
-        disposition = "attachment; filename*=UTF-8''" + quote(filename, safe="")
-        url: str = self._client.generate_presigned_url(
-            "get_object", ExpiresIn=seconds,
-            Params={"Bucket": bucket, "Key": key, "ResponseContentDisposition": disposition},
-        )
+        disposition = content_disposition(filename)
+        with translated("s3", "GeneratePresignedUrl"):  # signs locally; only credentials can fail
+            url: str = self._client.generate_presigned_url(
+                "get_object", ExpiresIn=seconds,
+                Params={"Bucket": bucket, "Key": key, "ResponseContentDisposition": disposition},
+            )
         return url
 
 
@@ -70,4 +79,7 @@ class InMemoryBlobStore:
         return location
 
     def download_url(self, location: str, filename: str, seconds: int = 300) -> str:
-        return f"memory://{location.removeprefix('s3://')}?filename={quote(filename)}&expires={seconds}"
+        """Shaped as S3's presigned URL: bucket and key in the URL, the same disposition and expiry."""
+        bucket, key = split_location(location, self.bucket)
+        query = urlencode({"response-content-disposition": content_disposition(filename), "X-Amz-Expires": seconds})
+        return f"memory://{bucket}/{quote(key)}?{query}"

@@ -5,6 +5,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
+from chalicelib.adapters.aws_errors import translated
 from chalicelib.domain.errors import TransientFailure
 
 SUBJECT_LIMIT = 100  # SNS refuses longer subjects (and email subscriptions show them as the mail's subject)
@@ -12,7 +13,8 @@ SUBJECT_LIMIT = 100  # SNS refuses longer subjects (and email subscriptions show
 
 class SnsAlertPublisher:
     """Publishes to one topic. The ARN comes from settings when deployed; otherwise (local stack,
-    tests) it is looked up once by the topic's fixed name."""
+    tests) it is looked up once by the topic's fixed name. Throttling and outages are `TransientFailure`;
+    a missing topic or denied access `ServiceUnavailable` (aws_errors decides, by error code)."""
 
     def __init__(self, client: Any, topic_arn: str | None, topic_name: str) -> None:
         self._client = client
@@ -22,16 +24,14 @@ class SnsAlertPublisher:
     def _arn(self) -> str:
         if self._topic_arn is None:
             # CreateTopic is idempotent and returns the existing topic's ARN; no ListTopics paging.
-            self._topic_arn = str(self._client.create_topic(Name=self._topic_name)["TopicArn"])
+            with translated("sns", "CreateTopic"):
+                self._topic_arn = str(self._client.create_topic(Name=self._topic_name)["TopicArn"])
         return self._topic_arn
 
     def publish(self, subject: str, message: str) -> str:
-        from botocore.exceptions import BotoCoreError, ClientError
-
-        try:
-            response = self._client.publish(TopicArn=self._arn(), Subject=subject[:SUBJECT_LIMIT], Message=message)
-        except (ClientError, BotoCoreError) as exc:
-            raise TransientFailure("the escalations topic refused the alert") from exc
+        arn = self._arn()
+        with translated("sns", "Publish", provider="the escalations topic"):
+            response = self._client.publish(TopicArn=arn, Subject=subject[:SUBJECT_LIMIT], Message=message)
         return str(response["MessageId"])
 
 

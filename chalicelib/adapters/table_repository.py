@@ -1,7 +1,6 @@
 """TicketRepository over any ItemStore: which items a use case reads and writes, and in which transaction."""
 from __future__ import annotations
 
-import time
 from dataclasses import replace
 from typing import Any
 
@@ -9,10 +8,12 @@ from chalicelib.adapters import items, keys, sla_items
 from chalicelib.adapters.item_store import ABSENT, Add, ConditionFailed, Delete, Filter, Item, ItemStore, Operation, Put
 from chalicelib.domain.customers import Customer
 from chalicelib.domain.errors import AlreadyExists, VersionConflict
+from chalicelib.domain.ids import iso
 from chalicelib.domain.macros import Macro
 from chalicelib.domain.tickets import AckState, Message, Ticket, TicketEvent, TicketStatus
 from chalicelib.ports import (
     AckRecord,
+    Clock,
     CustomerChange,
     Identity,
     InboundRecord,
@@ -34,13 +35,19 @@ _MOVE_BATCH = 40  # two operations a message; a transaction holds at most 100
 _TRANSACTION_LIMIT = 100  # DynamoDB TransactWriteItems
 
 
-def _epoch_in(seconds: int) -> int:
-    return int(time.time()) + seconds
-
-
 class TableRepository:
-    def __init__(self, store: ItemStore) -> None:
+    """Expiry times (TTL) and record times come from `clock`, never the wall clock, so a test's fixed
+    time is the time the table sees."""
+
+    def __init__(self, store: ItemStore, *, clock: Clock) -> None:
         self.store = store
+        self.clock = clock
+
+    def _epoch_in(self, seconds: int) -> int:
+        return int(self.clock.now().timestamp()) + seconds
+
+    def _stamp(self) -> str:
+        return iso(self.clock.now())  # the format services pass to record_inbound
 
     # ---- reads ---------------------------------------------------------------------------------
     def lookup(self, request: Lookup) -> LookupResult:
@@ -58,14 +65,15 @@ class TableRepository:
         if request.sla_config:
             wanted.append(keys.sla_config_snapshot())
         result = LookupResult(next_ticket_number=keys.FIRST_TICKET_NUMBER)
+        now = self.clock.now().timestamp()
         for item in self.store.batch_get(wanted) if wanted else []:
-            self._collect(item, result)
+            self._collect(item, result, now)
         if request.sla_config and result.sla_config is None:
             result.sla_config = SlaConfig()  # nothing stored: the environment's defaults apply
         return result
 
     @staticmethod
-    def _collect(item: Item, result: LookupResult) -> None:
+    def _collect(item: Item, result: LookupResult, now: float) -> None:
         pk: str = item["pk"]
         kind = pk.split("#", 1)[0]
         if kind == "INBOUND":
@@ -77,7 +85,7 @@ class TableRepository:
             identity = items.identity_from_item(item)
             result.identities[(identity.kind, identity.value)] = identity
         elif kind == "RATE":
-            expired = int(item.get("expires_at", 0)) < time.time()
+            expired = int(item.get("expires_at", 0)) < now  # TTL deletes lazily: expired may still be read
             result.rates[pk.removeprefix("RATE#")] = 0 if expired else int(item.get("count", 0))
         elif kind == "TICKET":
             ticket = items.ticket_from_item(item)
@@ -236,17 +244,14 @@ class TableRepository:
                                   "undeliverable": True if read.undeliverable else ABSENT}
         return Put(items.identity_item(identity), expect)
 
-    @staticmethod
-    def _inbound_put(record: InboundRecord, *, first: bool = False) -> Put:
-        at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    def _inbound_put(self, record: InboundRecord, *, first: bool = False, at: str | None = None) -> Put:
         # The write that creates a ticket must be the first outcome of its delivery; a
         # concurrent twin fails here and, on its retry, resumes from what this one wrote.
-        return Put(items.inbound_item(record, at, _epoch_in(items.INBOUND_TTL_SECONDS)),
+        return Put(items.inbound_item(record, at or self._stamp(), self._epoch_in(items.INBOUND_TTL_SECONDS)),
                    {"pk": ABSENT} if first else {})
 
-    @staticmethod
-    def _rate_add(rate_key: str) -> Add:
-        return Add(keys.rate(rate_key), {"count": 1}, {"expires_at": _epoch_in(RATE_TTL_SECONDS)})
+    def _rate_add(self, rate_key: str) -> Add:
+        return Add(keys.rate(rate_key), {"count": 1}, {"expires_at": self._epoch_in(RATE_TTL_SECONDS)})
 
     def _change_operations(self, change: TicketChange) -> tuple[Ticket, list[Operation]]:
         """The ticket as stored and the writes of one change; the ticket's own write comes first."""
@@ -392,11 +397,11 @@ class TableRepository:
 
     def hit_rate(self, rate_key: str, ttl_seconds: int = RATE_TTL_SECONDS) -> int:
         """Counts one more request under `rate_key` (per window, TTL-expired) and returns the count."""
-        item = self.store.add(keys.rate(rate_key), {"count": 1}, {"expires_at": _epoch_in(ttl_seconds)})
+        item = self.store.add(keys.rate(rate_key), {"count": 1}, {"expires_at": self._epoch_in(ttl_seconds)})
         return int(item["count"])
 
     def record_inbound(self, record: InboundRecord, at: str) -> None:
-        self.store.transact([self._inbound_put(record)])
+        self.store.transact([self._inbound_put(record, at=at)])
 
     def quarantine(self, record: QuarantineRecord) -> None:
         self.store.transact([Put(items.quarantine_item(record))])

@@ -6,6 +6,7 @@ from dataclasses import replace
 
 import pytest
 
+from chalicelib.adapters.clock import SystemClock
 from chalicelib.adapters.item_store import InMemoryItemStore
 from chalicelib.adapters.table_repository import TableRepository
 from chalicelib.domain.errors import AlreadyExists, VersionConflict
@@ -20,7 +21,7 @@ NOW = "2026-11-24T09:00:00.000000Z"
 @pytest.fixture(params=["memory", "dynamodb"])
 def repository(request: pytest.FixtureRequest) -> Iterator[TableRepository]:
     if request.param == "memory":
-        yield TableRepository(InMemoryItemStore())
+        yield TableRepository(InMemoryItemStore(), clock=SystemClock())
         return
     request.getfixturevalue("aws")
     from chalicelib import bootstrap

@@ -141,7 +141,7 @@ def test_overlapping_sweeps_warn_and_escalate_once(desk: Desk) -> None:
         inner: list[SweepOutcome] = []
         deps = bootstrap.shop().sweep()
         racing = _Overlapping(deps.repository.store, lambda found=inner: found.append(desk.sweep()))
-        outer = sweep_sla(replace(deps, repository=TableRepository(racing)))  # type: ignore[arg-type]
+        outer = sweep_sla(replace(deps, repository=TableRepository(racing, clock=deps.clock)))  # type: ignore[arg-type]
         assert racing.raced and inner[0].examined == 1 and outer.examined == 1
         assert inner[0].warnings + inner[0].breaches + outer.warnings + outer.breaches == 1
         assert len(desk.events(ticket_id, kind)) == 1

@@ -8,7 +8,7 @@ import pytest
 from botocore.exceptions import EndpointConnectionError
 
 from chalicelib.adapters.sns_sms import RecordingSmsSender, SnsSmsSender
-from chalicelib.domain.errors import TransientFailure, Unavailable
+from chalicelib.domain.errors import Rejected, TransientFailure
 from chalicelib.ports import OutgoingSms, SmsSender
 from tests.conftest import REGION
 
@@ -35,9 +35,11 @@ def test_a_text_gets_a_provider_id(sender: SmsSender) -> None:
     assert sent.provider_id
 
 
-def test_a_number_the_provider_refuses_is_unavailable(sender: SmsSender) -> None:
-    with pytest.raises(Unavailable):
+def test_a_number_the_provider_refuses_is_rejected(sender: SmsSender) -> None:
+    with pytest.raises(Rejected) as failure:
         sender.send(OutgoingSms(to="0151-123", text="Hello"))  # SNS: not E.164
+    assert failure.value.recipient == "0151-123" and "0151-123" not in str(failure.value)
+    assert str(failure.value) == "the SMS provider refused the message (InvalidParameter)"
 
 
 def test_sns_gets_the_phone_number_origination_and_transactional_type(aws: None) -> None:

@@ -49,7 +49,8 @@ def test_identities_of_two_customers_are_not_merged_by_a_contact() -> None:
 
 @pytest.fixture
 def deps(fixed_now: datetime) -> InboxDeps:
-    return InboxDeps(TableRepository(InMemoryItemStore()), mail=None, clock=FixedClock(fixed_now),  # type: ignore[arg-type]
+    clock = FixedClock(fixed_now)
+    return InboxDeps(TableRepository(InMemoryItemStore(), clock=clock), mail=None, clock=clock,  # type: ignore[arg-type]
                      settings=load_settings({"SHOPDESK_STAGE": "test"}))
 
 

@@ -54,3 +54,34 @@ def test_import_app_loads_neither_boto3_nor_powertools() -> None:
     )
     result = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, check=True)
     assert result.stdout.strip() == ""
+
+
+WALL_CLOCK = {"time": {"time", "time_ns", "gmtime", "localtime", "ctime", "asctime"},
+              "datetime": {"now", "utcnow", "today"}, "date": {"today"}}
+
+
+def wall_clock_reads(path: Path) -> list[str]:
+    """Calls that read the wall clock (`time.time()`, `datetime.now()`, `gmtime()` imported bare …)."""
+    tree = ast.parse(path.read_text(), filename=str(path))
+    bare = {alias.asname or alias.name for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)
+            and node.module in WALL_CLOCK for alias in node.names if alias.name in WALL_CLOCK[node.module]}
+    found = []
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call):
+            continue
+        func = node.func
+        if isinstance(func, ast.Attribute):
+            owner = func.value.attr if isinstance(func.value, ast.Attribute) else getattr(func.value, "id", "")
+            if func.attr in WALL_CLOCK.get(owner, set()):
+                found.append(f"{path.name}:{node.lineno} {owner}.{func.attr}()")
+        elif isinstance(func, ast.Name) and func.id in bare:
+            found.append(f"{path.name}:{node.lineno} {func.id}()")
+    return found
+
+
+def test_adapters_take_time_from_the_clock_port() -> None:
+    """Only SystemClock reads the wall clock; every other adapter is given a Clock (tests then tell the truth)."""
+    offenders = [hit for path in sorted((ROOT / "chalicelib" / "adapters").rglob("*.py")) if path.name != "clock.py"
+                 for hit in wall_clock_reads(path)]
+    assert offenders == []
+    assert wall_clock_reads(ROOT / "chalicelib" / "adapters" / "clock.py")  # the check does see a read
