@@ -8,9 +8,12 @@ import unicodedata
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from email import policy
+from email.headerregistry import HeaderRegistry
 from email.message import EmailMessage, Message
 from email.parser import BytesHeaderParser, BytesParser
+from email.policy import EmailPolicy
 from email.utils import getaddresses, parsedate_to_datetime
+from typing import Any
 
 from chalicelib.mail.charsets import (
     FOLD,
@@ -34,7 +37,47 @@ from chalicelib.mail.model import (
 )
 from chalicelib.mail.reply_trim import visible_text
 
-_PARSE_POLICY = policy.default
+
+class _HeaderClasses(HeaderRegistry):
+    """The stdlib's header registry without its cost: it builds a new class for every header it parses."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._classes: dict[type, type] = {}
+
+    def __getitem__(self, name: str) -> type:
+        cls = self.registry.get(name.lower(), self.default_class)
+        made = self._classes.get(cls)
+        if made is None:
+            made = self._classes[cls] = super().__getitem__(name)
+        return made
+
+
+class _OncePerMessagePolicy(EmailPolicy):
+    """policy.default that parses each header value once per message.
+
+    policy.default builds a new header object (and a new header class) on every access; the feedparser,
+    get_body() and get_content() read Content-Type a dozen times per part, which was most of the parse.
+    The cache lives on a clone made for one message and goes with it.
+    """
+
+    header_cache: dict[tuple[str, str], Any] | None = None
+
+    def for_one_message(self) -> _OncePerMessagePolicy:
+        return self.clone(header_cache={})  # type: ignore[call-arg]  # our own attribute
+
+    def header_fetch_parse(self, name: str, value: Any) -> Any:
+        cache = self.header_cache
+        if cache is None or not isinstance(value, str) or hasattr(value, "name"):
+            return super().header_fetch_parse(name, value)
+        key = (name, value)
+        header = cache.get(key)
+        if header is None:
+            header = cache[key] = super().header_fetch_parse(name, value)
+        return header
+
+
+_PARSE_POLICY = _OncePerMessagePolicy(header_factory=_HeaderClasses())
 # Forwarded mail is stored as the customer's client sent it: no refolding of its headers.
 _SERIALIZE_POLICY = policy.default.clone(refold_source="none")
 _DEFAULT_LIMITS = MailLimits()
@@ -415,7 +458,7 @@ def parse_email(raw: bytes, limits: MailLimits = _DEFAULT_LIMITS) -> ParsedEmail
     """Parses one raw RFC 5322 mail. Raises only MailLimitExceeded; malformed input is decoded as best can."""
     _check_size(raw, limits)
     try:
-        message: Message = BytesParser(policy=_PARSE_POLICY).parsebytes(raw)
+        message: Message = BytesParser(policy=_PARSE_POLICY.for_one_message()).parsebytes(raw)
     except RecursionError as exc:
         raise MailLimitExceeded(f"max_depth exceeded (nesting deeper than {limits.max_depth})") from exc
     walk = _Walk(message, limits)
