@@ -49,6 +49,38 @@ def test_iso_2022_jp_body_subject_and_name() -> None:
     assert parsed.text == "お問い合わせありがとうございます。\n注文番号は 1234 です。\n"
 
 
+def test_iso_2022_jp_from_outlook_keeps_nec_extension_characters() -> None:
+    # Given Outlook's ISO-2022-JP: ①, ㈱, Ⅲ and № are NEC row-13 codes that the standard tables leave unassigned
+    parsed = fixture("iso2022jp_windows_ext.eml")
+
+    # Then they read as typed in the subject, the display name and the body, with no U+FFFD anywhere
+    assert parsed.subject == "【至急】注文①の納期について"
+    assert parsed.sender is not None
+    assert parsed.sender.name == "山田 太郎（㈱山田商事）"
+    assert parsed.text == (
+        "お世話になっております。㈱山田商事の山田です。\n注文①と注文②の納期を教えてください。\n"
+        "型番：Ⅲ－Ｎｏ．５、数量：１０個\n№１２３４\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("data", "text"),
+    [
+        (b"\x1b$B-!-j\x1b(B", "①㈱"),  # NEC row 13 inside a plain JIS X 0208 run
+        (b"\x1b$By|\x1b(B", "\u5f34"),  # NEC-selected IBM extension row 89
+        (b"\x1b$B-!\x1b(B \x1b(I123\x1b(B", "① ｱｲｳ"),  # half-width katakana (JIS X 0201)
+        (b"\x1b$B-!\x1b(B \x0e12\x0fab", "① ｱｲab"),  # katakana by SO/SI, as CP50221 writes it
+        ("こんにちは ①".encode("iso2022_jp_2004"), "こんにちは ①"),  # JIS X 0213 designation
+        (b"\x1b$B$3$s\x1b(B", "こん"),  # standard text keeps the standard mapping
+        (b"\x1b$B!A\x1b(B", "〜"),  # ... including the wave dash when nothing says Windows
+    ],
+)
+def test_iso_2022_jp_extensions(data: bytes, text: str) -> None:
+    raw = mail("From: a@example.com\nContent-Type: text/plain; charset=iso-2022-jp", data)
+
+    assert parse_email(raw).text == text
+
+
 def test_koi8_r() -> None:
     parsed = fixture("koi8r_8bit.eml")
 
