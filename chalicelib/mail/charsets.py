@@ -32,7 +32,7 @@ def codec_for(charset: str | None) -> str | None:
         return None
     try:
         info = codecs.lookup(_CHARSET_ALIASES.get(label, label))
-    except LookupError:
+    except (LookupError, ValueError):  # ValueError: a NUL in a damaged label
         return None
     # base64, rot13, zlib... are codecs too, but not text encodings.
     return info.name if getattr(info, "_is_text_encoding", True) else None
@@ -199,5 +199,5 @@ def codec_for_stdlib(charset: str | None) -> str | None:
     # The codec get_content() would use; when we alias the label to a superset, we decode ourselves.
     try:
         return codecs.lookup((charset or "").strip()).name
-    except LookupError:
+    except (LookupError, ValueError):  # ValueError: a NUL in a damaged label
         return None

@@ -35,6 +35,7 @@ from chalicelib.mail.model import (
     MailLimits,
     ParsedEmail,
 )
+from chalicelib.mail.raw_headers import RawHeaderDecoder
 from chalicelib.mail.reply_trim import visible_text
 
 
@@ -91,12 +92,27 @@ _BOUNDARY_PARAM = re.compile(rb"boundary\s*=", re.IGNORECASE)
 # ---------------------------------------------------------------------------------------------- headers
 
 
-def _raw_headers(message: Message) -> dict[str, list[str]]:
-    """Lower-cased name -> values as text (8-bit fixed, unfolded), encoded words still encoded."""
+def _raw_headers(message: Message, decoder: RawHeaderDecoder) -> dict[str, list[str]]:
+    """Lower-cased name -> values as text (8-bit decoded, unfolded), encoded words still encoded."""
     headers: dict[str, list[str]] = {}
     for name, raw in message.raw_items():
-        headers.setdefault(name.strip().lower(), []).append(unfold(fix_raw(str(raw))))
+        headers.setdefault(name.strip().lower(), []).append(unfold(decoder.text(str(raw))))
     return headers
+
+
+def _declared_charsets(parts: Iterable[tuple[Message, str]]) -> list[str]:
+    """The charsets a mail's text parts declare, in order: the best guess for its raw 8-bit headers."""
+    charsets: list[str] = []
+    for part, content_type in parts:
+        if not content_type.startswith("text/"):
+            continue
+        try:
+            charset = part.get_content_charset()
+        except Exception:
+            continue
+        if charset and charset not in charsets:
+            charsets.append(charset)
+    return charsets
 
 
 def _raw_values(message: Message, name: str) -> list[str]:
@@ -199,8 +215,20 @@ def _payload_bytes(part: Message) -> bytes:
         data = None
     if isinstance(data, bytes):
         return data
-    payload = part.get_payload()
+    try:
+        payload = part.get_payload()
+    except Exception:  # it decodes 8-bit text with the declared charset, whose name may be garbage
+        return b""
     return payload.encode("utf-8", "surrogateescape") if isinstance(payload, str) else b""
+
+
+def _children(part: Message) -> list[Message] | None:
+    """The parts inside a multipart or message/rfc822 part; None for a leaf. Never decodes a leaf's body
+    (get_payload() would, with the declared charset, only for us to throw the text away)."""
+    if not part.is_multipart():
+        return None
+    payload = part.get_payload()
+    return [child for child in payload if isinstance(child, Message)] if isinstance(payload, list) else None
 
 
 def _text_of(part: Message) -> str:
@@ -224,8 +252,8 @@ def _text_of(part: Message) -> str:
 
 def _message_bytes(part: Message) -> bytes:
     """The bytes of the message enclosed in a message/rfc822 part."""
-    payload = part.get_payload()
-    if not isinstance(payload, list) or not payload or not isinstance(payload[0], Message):
+    payload = _children(part)
+    if not payload:
         return _payload_bytes(part)
     try:
         data = payload[0].as_bytes(policy=_SERIALIZE_POLICY)
@@ -283,12 +311,12 @@ def _safe_filename(name: str, index: int, content_type: str) -> str:
     return name or f"attachment-{index}{_extension(content_type)}"
 
 
-def _filename(part: Message) -> str:
+def _filename(part: Message, decoder: RawHeaderDecoder) -> str:
     try:
         name = part.get_filename()  # RFC 2231 and, with policy.default, RFC 2047 decoded
     except Exception:
         name = None
-    return decode_words(fix_raw(str(name))) if name else ""
+    return decode_words(decoder.text(str(name))) if name else ""
 
 
 def _disposition(part: Message) -> str | None:
@@ -323,8 +351,8 @@ def _attachment(part: Message, content_type: str, filename: str, index: int) -> 
     disposition = _disposition(part) or ("inline" if content_id else "attachment")
     if content_type in _ENCLOSED_MESSAGE:
         read = _message_bytes
-        payload = part.get_payload()
-        if isinstance(payload, list) and payload and isinstance(payload[0], Message):
+        payload = _children(part)
+        if payload:
             subjects = _raw_values(payload[0], "subject")
             filename = " ".join(decode_words(subjects[0]).split()) + ".eml" if subjects else filename
     else:
@@ -363,8 +391,8 @@ class _Walk:
                 if type(defect).__name__ not in self.defects:
                     self.defects.append(type(defect).__name__)
             content_type = _content_type(part)
-            payload = part.get_payload()
-            if content_type in _DELIVERY_STATUS or not isinstance(payload, list):
+            payload = _children(part)
+            if content_type in _DELIVERY_STATUS or payload is None:
                 if ours:
                     self.leaves.append((part, content_type))
                 continue
@@ -374,18 +402,17 @@ class _Walk:
                 ours = False  # a forwarded mail is one attachment; its own parts are not ours
             elif content_type == "multipart/report" and ours:
                 self.reports.append(part)
-            children = [child for child in reversed(payload) if isinstance(child, Message)]
-            stack.extend((child, depth + 1, ours) for child in children)
+            stack.extend((child, depth + 1, ours) for child in reversed(payload))
 
 
 # ---------------------------------------------------------------------------------------------- bounces
 
 
 def _status_blocks(part: Message) -> list[dict[str, str]]:
-    payload = part.get_payload()
-    if isinstance(payload, list):
+    payload = _children(part)
+    if payload is not None:
         return [{name.strip().lower(): header_text(str(value)) for name, value in block.raw_items()}
-                for block in payload if isinstance(block, Message)]
+                for block in payload]
     blocks: list[dict[str, str]] = []
     for chunk in re.split(r"\n\s*\n", normalize_newlines(_text_of(part))):
         fields: dict[str, str] = {}
@@ -399,7 +426,7 @@ def _status_blocks(part: Message) -> list[dict[str, str]]:
 
 
 def _bounce(report: Message) -> BounceReport | None:
-    children = [child for child in report.get_payload() if isinstance(child, Message)]
+    children = _children(report) or []
     try:
         report_type = str(report.get_param("report-type", "")).lower()
     except Exception:
@@ -424,8 +451,8 @@ def _bounce(report: Message) -> BounceReport | None:
                 if not action:
                     action, status = block_action, (block.get("status", "").split() or [""])[0]
         elif content_type in _ENCLOSED_MESSAGE and original_message_id is None:
-            payload = child.get_payload()
-            if isinstance(payload, list) and payload and isinstance(payload[0], Message):
+            payload = _children(child)
+            if payload:
                 original_message_id = next(iter(_message_ids(_raw_values(payload[0], "message-id"))), None)
         elif content_type in _RETURNED_HEADERS and original_message_id is None:
             headers = BytesHeaderParser(policy=policy.compat32).parsebytes(_payload_bytes(child))
@@ -462,7 +489,9 @@ def parse_email(raw: bytes, limits: MailLimits = _DEFAULT_LIMITS) -> ParsedEmail
     except RecursionError as exc:
         raise MailLimitExceeded(f"max_depth exceeded (nesting deeper than {limits.max_depth})") from exc
     walk = _Walk(message, limits)
-    raw_headers = _raw_headers(message)
+    decoder = RawHeaderDecoder(lambda: [str(raw) for _, raw in message.raw_items()],
+                               lambda: _declared_charsets(walk.leaves))
+    raw_headers = _raw_headers(message, decoder)
     headers = {name: [decode_words(value).strip() for value in raw] for name, raw in raw_headers.items()}
 
     text_part, html_part = _body_part(message, "plain"), _body_part(message, "html")
@@ -484,7 +513,7 @@ def parse_email(raw: bytes, limits: MailLimits = _DEFAULT_LIMITS) -> ParsedEmail
     for part, content_type in walk.leaves:
         if id(part) in bodies or content_type in _DELIVERY_STATUS:
             continue
-        filename = _filename(part)
+        filename = _filename(part, decoder)
         if not _is_attachment(part, content_type, filename):
             continue
         if len(attachments) >= limits.max_attachments:

@@ -144,6 +144,37 @@ def test_raw_8bit_headers_become_text() -> None:
     assert parsed.headers["subject"] == ["Grüße und €"]
 
 
+@pytest.mark.parametrize(
+    ("name", "subject", "sender_name"),
+    [
+        # Foxmail: raw GBK headers, the body declares gb2312 (镕 is GBK only)
+        ("gbk_raw_headers.eml", "关于订单 20261124-0042 的退款（镕）", "王小明"),
+        # a PHP script: raw windows-1250 headers, the body declares windows-1250
+        ("cp1250_raw_headers.eml", "Reklamace – zboží přišlo poškozené", "Jiří Dvořák"),
+        # a phone gateway: raw Shift_JIS headers, the body is us-ascii and says nothing: the detector decides
+        ("sjis_raw_headers_ascii_body.eml", "注文した商品が届きません（注文番号77120）", "山田太郎"),
+    ],
+)
+def test_raw_8bit_headers_in_an_undeclared_legacy_charset(name: str, subject: str, sender_name: str) -> None:
+    parsed = fixture(name)
+
+    assert parsed.subject == subject
+    assert parsed.sender is not None
+    assert parsed.sender.name == sender_name
+    assert parsed.headers["subject"] == [subject]
+
+
+def test_raw_8bit_headers_of_different_mails_are_decided_per_mail() -> None:
+    gbk = parse_email(mail("From: a@example.com\nSubject: "
+                           + "订单没有收到".encode("gbk").decode("utf-8", "surrogateescape")
+                           + "\nContent-Type: text/plain; charset=gbk"))
+    cp1251 = parse_email(mail("From: a@example.com\nSubject: "
+                              + "Заказ не пришёл".encode("cp1251").decode("utf-8", "surrogateescape")
+                              + "\nContent-Type: text/plain; charset=windows-1251"))
+
+    assert (gbk.subject, cp1251.subject) == ("订单没有收到", "Заказ не пришёл")
+
+
 def test_encoded_words_split_across_a_character_and_folded() -> None:
     parsed = fixture("encoded_subject.eml")
 
