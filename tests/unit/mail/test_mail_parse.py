@@ -308,6 +308,56 @@ def test_bare_body_whose_first_line_looks_like_a_header_keeps_it() -> None:
     assert parsed.text == "Note: the parcel is late.\n\nThanks\n"
 
 
+@pytest.mark.parametrize("name", ["banner_before_headers.eml", "banner_after_ses_headers.eml"])
+def test_a_gateway_banner_before_the_headers_does_not_hide_them(name: str) -> None:
+    # Given a gateway's "---- Original email message ----" line above the headers (or below SES's own)
+    parsed = fixture(name)
+
+    # Then the sender, subject and body are the mail's, and the banner is recorded, not shown
+    assert parsed.sender is not None
+    assert (parsed.sender.email, parsed.sender.name) == ("maria.rossi@example.it", "Maria Rossi")
+    assert parsed.subject == "Ordine 88123 non ricevuto"
+    assert parsed.message_id is not None and parsed.message_id.endswith("@mail.example.it")
+    assert parsed.text.startswith("Buongiorno,")
+    assert "Original email message" not in parsed.text
+    assert "BannerBeforeHeadersDefect" in parsed.defects
+
+
+def test_banner_after_ses_headers_keeps_the_ses_headers() -> None:
+    parsed = fixture("banner_after_ses_headers.eml")
+
+    assert parsed.return_path == "maria.rossi@example.it"
+    assert parsed.headers["x-ses-spam-verdict"] == ["PASS"]
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        # a reply typed right above a quoted Outlook block: people's headers, not a mail's
+        b"Thanks, that works\n____\nFrom: Shop [support@shop.example]\nSent: Monday\nTo: Anna\n"
+        b"Subject: Re: order\n\nold text\n",
+        # a body that starts with a forwarded header block after the blank line
+        b"From: a@example.com\nSubject: Fwd: x\n\nFrom: b@example.com\nMessage-ID: <1@b>\n"
+        b"Subject: x\n\nhello\n",
+        # more than three lines before anything that looks like a header
+        b"one\ntwo\nthree\nfour\nFrom: a@example.com\nMessage-ID: <1@a>\nSubject: s\n\nbody\n",
+    ],
+)
+def test_text_that_only_looks_like_a_banner_is_left_alone(raw: bytes) -> None:
+    parsed = parse_email(raw)
+
+    assert "BannerBeforeHeadersDefect" not in parsed.defects
+
+
+def test_a_forwarded_block_after_the_blank_line_stays_body() -> None:
+    parsed = parse_email(b"From: a@example.com\nSubject: Fwd: x\n\nFrom: b@example.com\nMessage-ID: <1@b>\n"
+                         b"Subject: x\n\nhello\n")
+
+    assert parsed.sender is not None and parsed.sender.email == "a@example.com"
+    assert parsed.subject == "Fwd: x"
+    assert parsed.text.startswith("From: b@example.com\n")
+
+
 # ------------------------------------------------------------------------------------------ bodies
 
 
