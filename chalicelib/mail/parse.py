@@ -26,7 +26,7 @@ from chalicelib.mail.charsets import (
     normalize_newlines,
     unfold,
 )
-from chalicelib.mail.html import html_to_text, sanitize_html
+from chalicelib.mail.html import html_to_text, rough_word_count, sanitize_html
 from chalicelib.mail.model import (
     Address,
     AttachmentPart,
@@ -374,6 +374,7 @@ class _Walk:
         self.leaves: list[tuple[Message, str]] = []
         self.reports: list[Message] = []
         self.defects: list[str] = []
+        self.parents: dict[int, Message] = {}
         stack: list[tuple[Message, int, bool]] = [(message, 0, True)]
         parts = 0
         while stack:
@@ -402,6 +403,8 @@ class _Walk:
                 ours = False  # a forwarded mail is one attachment; its own parts are not ours
             elif content_type == "multipart/report" and ours:
                 self.reports.append(part)
+            for child in payload:
+                self.parents[id(child)] = part
             stack.extend((child, depth + 1, ours) for child in reversed(payload))
 
 
@@ -470,6 +473,43 @@ def _body_part(message: Message, subtype: str) -> Message | None:
         return message.get_body(preferencelist=(subtype,))
     except Exception:
         return None
+
+
+def _html_fragments(html_part: Message | None, walk: _Walk) -> list[Message]:
+    """The HTML body, in pieces when Apple Mail wrote it that way: a multipart/mixed of text/html parts
+    with the attachments between them, each piece a part of what the customer typed."""
+    if html_part is None:
+        return []
+    parent = walk.parents.get(id(html_part))
+    if parent is None or _content_type(parent) != "multipart/mixed":
+        return [html_part]
+    return [part for part in _children(parent) or []
+            if part is html_part or (_content_type(part) == "text/html" and not _has_filename(part)
+                                     and _disposition(part) != "attachment")]
+
+
+def _has_filename(part: Message) -> bool:
+    try:
+        return bool(part.get_filename())
+    except Exception:
+        return False
+
+
+# The HTML alternative is the body when it holds this many times the plain part's words, and a few more:
+# an empty plain part, a lone "Sent from my iPhone", the text before the first inline image only.
+_RICHER_FACTOR = 2
+_RICHER_MARGIN = 5
+
+
+def _richer_text(plain: str, html: str) -> str:
+    """The plain alternative, unless the HTML one clearly says more; then the text of the HTML."""
+    plain_words = len(plain.split())
+    needed = _RICHER_FACTOR * plain_words + _RICHER_MARGIN if plain_words else 1
+    # The regex count is an upper bound of the parser's: only a likely winner pays for html_to_text.
+    if rough_word_count(html) < needed:
+        return plain if plain.strip() else html_to_text(html)
+    html_text = html_to_text(html)
+    return html_text if len(html_text.split()) >= needed or not plain.strip() else plain
 
 
 def _check_size(raw: bytes, limits: MailLimits) -> None:
@@ -566,10 +606,11 @@ def parse_email(raw: bytes, limits: MailLimits = _DEFAULT_LIMITS) -> ParsedEmail
     headers = {name: [decode_words(value).strip() for value in raw] for name, raw in raw_headers.items()}
 
     text_part, html_part = _body_part(message, "plain"), _body_part(message, "html")
-    html_source = _text_of(html_part) if html_part is not None else None
+    html_parts = _html_fragments(html_part, walk)
+    html_source = "\n".join(_text_of(part) for part in html_parts) if html_parts else None
     text = _text_of(text_part) if text_part is not None else ""
-    if not text.strip() and html_source:
-        text = html_to_text(html_source)
+    if html_source:
+        text = _richer_text(text, html_source)
     if not _MAIL_HEADERS.intersection(raw_headers):
         # Not a mail at all, just a body: the parser may have taken a first line ("Note: ...") for a header.
         text = normalize_newlines(decode_bytes(raw, None))
@@ -580,7 +621,7 @@ def parse_email(raw: bytes, limits: MailLimits = _DEFAULT_LIMITS) -> ParsedEmail
         text = _text_of(message)
 
     attachments: list[AttachmentPart] = []
-    bodies = {id(text_part), id(html_part)}
+    bodies = {id(text_part), *map(id, html_parts)}
     for part, content_type in walk.leaves:
         if id(part) in bodies or content_type in _DELIVERY_STATUS:
             continue

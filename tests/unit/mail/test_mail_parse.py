@@ -382,6 +382,53 @@ def test_multipart_alternative_prefers_plain_text_and_keeps_html() -> None:
     assert '<img src="cid:photo1@example.com">' in parsed.html
 
 
+def test_html_alternative_with_the_real_text_wins_over_a_signature_only_plain_part() -> None:
+    # Given an iPhone mail whose plain alternative holds only "Sent from my iPhone"
+    parsed = fixture("iphone_plain_signature_only.eml")
+
+    # Then the customer's words come from the HTML alternative
+    assert parsed.text.startswith("Hallo, das Paket ist heute angekommen, aber die Tasse darin ist zerbrochen.")
+    assert parsed.visible_text == (
+        "Hallo, das Paket ist heute angekommen, aber die Tasse darin ist zerbrochen. Können Sie mir bitte "
+        "eine neue schicken? Die Bestellnummer ist 40418.\n\nDanke, Lena")
+
+
+def test_apple_mail_html_in_pieces_around_an_inline_image_is_one_body() -> None:
+    # Given Apple Mail's multipart/mixed of text/html, image, text/html, with a plain part of the first piece only
+    parsed = fixture("apple_mail_html_fragments.eml")
+
+    # Then the text and the HTML hold both pieces, and only the image is an attachment
+    assert parsed.text == (
+        "Hello, the parcel arrived damaged, photo below:\n\nThe box was crushed on two sides and the mug "
+        "inside is broken. Please send a replacement to the same address.\n\nThanks,\nTom")
+    assert parsed.html is not None
+    assert "photo below" in parsed.html and "crushed on two sides" in parsed.html
+    assert [a.filename for a in parsed.attachments] == ["box.png"]
+
+
+@pytest.mark.parametrize(
+    ("plain", "html", "expected"),
+    [
+        # the same words in both: the plain part, as written
+        ("Please cancel order 42.\n", "<p>Please <b>cancel</b> order 42.</p>", "Please cancel order 42.\n"),
+        # a little more in the HTML (a link text, a footer) is not "clearly more"
+        ("Please cancel order 42.\n", "<p>Please cancel order 42.</p><p><a href='https://x'>My shop</a></p>",
+         "Please cancel order 42.\n"),
+        # style and script content are not words
+        ("Please cancel order 42.\n", "<style>" + "p { color: red } " * 50 + "</style><p>Please cancel order 42.</p>",
+         "Please cancel order 42.\n"),
+        # an empty plain part
+        ("\n", "<p>Please cancel order 42.</p>", "Please cancel order 42."),
+    ],
+)
+def test_html_alternative_only_wins_with_clearly_more_words(plain: str, html: str, expected: str) -> None:
+    raw = (b"From: a@example.com\nContent-Type: multipart/alternative; boundary=b\n\n--b\n"
+           b"Content-Type: text/plain; charset=utf-8\n\n" + plain.encode() + b"\n--b\n"
+           b"Content-Type: text/html; charset=utf-8\n\n" + html.encode() + b"\n--b--\n")
+
+    assert parse_email(raw).text.rstrip(" ") == expected
+
+
 def test_plain_only_mail_has_no_html() -> None:
     assert fixture("latin1_qp.eml").html is None
 
