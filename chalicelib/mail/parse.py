@@ -8,13 +8,11 @@ import unicodedata
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from email import errors, policy
-from email.headerregistry import HeaderRegistry
 from email.message import EmailMessage, Message
 from email.parser import BytesHeaderParser, BytesParser
-from email.policy import EmailPolicy
 from email.utils import getaddresses, parsedate_to_datetime
-from typing import Any
 
+from chalicelib.mail.banner import BANNER_DEFECT, MAIL_HEADERS, without_banner
 from chalicelib.mail.charsets import (
     FOLD,
     codec_for,
@@ -26,6 +24,7 @@ from chalicelib.mail.charsets import (
     normalize_newlines,
     unfold,
 )
+from chalicelib.mail.header_policy import HeaderClasses, OncePerMessagePolicy
 from chalicelib.mail.html import html_to_text, rough_word_count, sanitize_html
 from chalicelib.mail.model import (
     Address,
@@ -38,55 +37,10 @@ from chalicelib.mail.model import (
 from chalicelib.mail.raw_headers import RawHeaderDecoder
 from chalicelib.mail.reply_trim import visible_text
 
-
-class _HeaderClasses(HeaderRegistry):
-    """The stdlib's header registry without its cost: it builds a new class for every header it parses."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._classes: dict[type, type] = {}
-
-    def __getitem__(self, name: str) -> type:
-        cls = self.registry.get(name.lower(), self.default_class)
-        made = self._classes.get(cls)
-        if made is None:
-            made = self._classes[cls] = super().__getitem__(name)
-        return made
-
-
-class _OncePerMessagePolicy(EmailPolicy):
-    """policy.default that parses each header value once per message.
-
-    policy.default builds a new header object (and a new header class) on every access; the feedparser,
-    get_body() and get_content() read Content-Type a dozen times per part, which was most of the parse.
-    The cache lives on a clone made for one message and goes with it.
-    """
-
-    header_cache: dict[tuple[str, str], Any] | None = None
-
-    def for_one_message(self) -> _OncePerMessagePolicy:
-        return self.clone(header_cache={})  # type: ignore[call-arg]  # our own attribute
-
-    def header_fetch_parse(self, name: str, value: Any) -> Any:
-        cache = self.header_cache
-        if cache is None or not isinstance(value, str) or hasattr(value, "name"):
-            return super().header_fetch_parse(name, value)
-        key = (name, value)
-        header = cache.get(key)
-        if header is None:
-            header = cache[key] = super().header_fetch_parse(name, value)
-        return header
-
-
-_PARSE_POLICY = _OncePerMessagePolicy(header_factory=_HeaderClasses())
+_PARSE_POLICY = OncePerMessagePolicy(header_factory=HeaderClasses())
 # Forwarded mail is stored as the customer's client sent it: no refolding of its headers.
 _SERIALIZE_POLICY = policy.default.clone(refold_source="none")
 _DEFAULT_LIMITS = MailLimits()
-# A real mail has at least one of these; a text without any is a bare body.
-_MAIL_HEADERS = frozenset({
-    "from", "sender", "to", "cc", "subject", "date", "message-id", "in-reply-to", "references", "reply-to",
-    "received", "return-path", "mime-version", "content-type", "content-transfer-encoding",
-})
 _BOUNDARY_PARAM = re.compile(rb"boundary\s*=", re.IGNORECASE)
 
 # ---------------------------------------------------------------------------------------------- headers
@@ -521,65 +475,6 @@ def _check_size(raw: bytes, limits: MailLimits) -> None:
             raise MailLimitExceeded(f"max_parts exceeded (more than {limits.max_parts} multipart boundaries)")
 
 
-# A header line as the stdlib's feedparser reads one (a field name, optional blanks, a colon).
-_HEADER_LINE = re.compile(rb"[\041-\071\073-\176]+[ \t]*:")
-_MAIL_HEADER_LINE = re.compile(rb"(" + b"|".join(name.encode() for name in sorted(_MAIL_HEADERS)) + rb")[ \t]*:",
-                               re.IGNORECASE)
-_MAX_BANNER_LINES = 3  # "---- Original email message ----" and the like, at most this many lines
-_MAX_HEADER_SCAN = 200  # lines looked at in all: SES's own headers, many Received, then the banner
-_BANNER_SCAN_BYTES = 64 * 1024
-# Headers only software writes. A reply above a quoted Outlook block ("From: / Sent: / To: / Subject:")
-# has none of them; the original headers under a gateway's banner always have some.
-_MACHINE_HEADERS = frozenset({b"message-id", b"mime-version", b"content-type", b"content-transfer-encoding",
-                              b"received", b"return-path"})
-_BANNER_DEFECT = "BannerBeforeHeadersDefect"
-
-
-def _without_banner(raw: bytes) -> bytes | None:
-    """The mail without a gateway's banner line before or among its headers; None when there is none.
-
-    Some gateways forward with a line such as "---- Original email message ----" above the original
-    headers (below SES's own, once it stored the mail); the stdlib ends the headers there and the
-    sender and subject end up in the body. A banner is up to three non-blank lines that are not
-    headers, followed by a header block naming at least two mail headers, one of them only software
-    writes. A blank line always ends the headers, so a body that starts with a quoted
-    "From: / Subject:" block is never read as one.
-    """
-    lines = raw[:_BANNER_SCAN_BYTES].splitlines(keepends=True)[:_MAX_HEADER_SCAN]
-    position = index = 0
-    while index < len(lines):
-        line = lines[index]
-        if not line.strip():
-            return None  # the separator came first: no banner
-        if not (_HEADER_LINE.match(line) or (index and line[:1] in b" \t")
-                or (index == 0 and line.startswith(b"From "))):
-            break
-        position += len(line)
-        index += 1
-    else:
-        return None
-    start, banner = position, 0
-    while index < len(lines) and banner < _MAX_BANNER_LINES and lines[index].strip() \
-            and not _HEADER_LINE.match(lines[index]):
-        position += len(lines[index])
-        index += 1
-        banner += 1
-    known: set[bytes] = set()
-    for line in lines[index:]:  # bounded: lines holds at most _MAX_HEADER_SCAN of them
-        if not line.strip():
-            break
-        if line[:1] in b" \t":
-            continue
-        if not _HEADER_LINE.match(line):
-            return None
-        match = _MAIL_HEADER_LINE.match(line)
-        if match:
-            known.add(match.group(1).lower())
-    if len(known) < 2 or not known & _MACHINE_HEADERS:
-        return None
-    return raw[:start] + raw[position:]
-
-
 def _parse(raw: bytes, limits: MailLimits) -> Message:
     try:
         return BytesParser(policy=_PARSE_POLICY.for_one_message()).parsebytes(raw)
@@ -594,12 +489,12 @@ def parse_email(raw: bytes, limits: MailLimits = _DEFAULT_LIMITS) -> ParsedEmail
     unbannered = None
     if any(isinstance(defect, errors.MissingHeaderBodySeparatorDefect) for defect in message.defects):
         # Only mail whose headers stop at a line that is not a header pays for the look and the second parse.
-        unbannered = _without_banner(raw)
+        unbannered = without_banner(raw)
         if unbannered is not None:
             message = _parse(unbannered, limits)
     walk = _Walk(message, limits)
     if unbannered is not None:
-        walk.defects.insert(0, _BANNER_DEFECT)
+        walk.defects.insert(0, BANNER_DEFECT)
     decoder = RawHeaderDecoder(lambda: [str(raw) for _, raw in message.raw_items()],
                                lambda: _declared_charsets(walk.leaves))
     raw_headers = _raw_headers(message, decoder)
@@ -611,7 +506,7 @@ def parse_email(raw: bytes, limits: MailLimits = _DEFAULT_LIMITS) -> ParsedEmail
     text = _text_of(text_part) if text_part is not None else ""
     if html_source:
         text = _richer_text(text, html_source)
-    if not _MAIL_HEADERS.intersection(raw_headers):
+    if not MAIL_HEADERS.intersection(raw_headers):
         # Not a mail at all, just a body: the parser may have taken a first line ("Note: ...") for a header.
         text = normalize_newlines(decode_bytes(raw, None))
     elif text_part is None and html_part is None and not message.is_multipart() \
