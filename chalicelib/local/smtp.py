@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from email import policy
 from email.parser import BytesParser
+from functools import lru_cache
 from typing import Any
 
 from chalicelib.local.env import HOST
@@ -25,6 +26,8 @@ VERDICTS = ("spam", "virus", "spf", "dkim", "dmarc")
 NOTIFICATION_SUBJECT = "Amazon SES Email Receipt Notification"
 _ID_ALPHABET = string.ascii_lowercase + string.digits
 _FOLDING = re.compile(r"\r?\n[ \t]+")
+# A line that a bare LF starts, dot-stuffed by the sender (smtplib stuffs after every LF).
+_STUFFED_AFTER_BARE_LF = re.compile(rb"(?<!\r)\n\.")
 
 
 @dataclass(frozen=True)
@@ -151,6 +154,7 @@ class SesLikeReceiver:
         raw = envelope.original_content or envelope.content or b""
         if isinstance(raw, str):
             raw = raw.encode("utf-8", "surrogateescape")
+        raw = unstuff_bare_lf_lines(raw)
         loop = asyncio.get_running_loop()
         try:
             ses_id = await loop.run_in_executor(None, self.receive, raw, envelope.mail_from or "",
@@ -182,16 +186,66 @@ class SesLikeReceiver:
         return ses_id
 
 
+def unstuff_bare_lf_lines(raw: bytes) -> bytes:
+    """Undoes the dot-stuffing of lines that a bare LF starts.
+
+    aiosmtpd only splits DATA at CRLF, so it unstuffs "..x" at the start of a CRLF line only; a receiving
+    MTA (Postfix, and SES as far as a sender can tell) takes a bare LF as a line end too.
+    """
+    return _STUFFED_AFTER_BARE_LF.sub(b"\n", raw) if b"\n." in raw else raw
+
+
+@lru_cache(maxsize=1)
+def _controller_class() -> type:
+    # aiosmtpd is a development dependency of the local stack: imported when a server is built.
+    from aiosmtpd.controller import Controller
+    from aiosmtpd.smtp import SMTP
+
+    class MtaLineSmtp(SMTP):
+        """aiosmtpd's SMTP with a receiving MTA's idea of a line, not RFC 5321's 1,000-octet minimum.
+
+        Its stream reader refuses (500 "Line too long") any line over `line_length_limit`, and a mail
+        sent with bare LF line ends is one line until the closing CRLF: smtplib.sendmail(msg.as_bytes())
+        of any mail over 1 KB, or an HTML mail with one long line, was refused where SES accepts it.
+        The limit becomes the whole mail's, which data_size_limit bounds anyway.
+        """
+
+        def __init__(self, handler: Any, *, max_line: int, **kwargs: Any) -> None:
+            self.line_length_limit = max_line  # read by SMTP.__init__ for its StreamReader
+            super().__init__(handler, **kwargs)
+
+    class SesLikeController(Controller):
+        def __init__(self, handler: Any, *, max_line: int, **kwargs: Any) -> None:
+            self.max_line = max_line
+            super().__init__(handler, **kwargs)
+
+        def factory(self) -> SMTP:
+            return MtaLineSmtp(self.handler, max_line=self.max_line, **self.SMTP_kwargs)
+
+    return SesLikeController
+
+
+# Room for the terminating CRLF, a transparency dot and SIZE rounding on top of the largest mail.
+_LINE_SLACK = 1024
+
+
 class SmtpServer:
-    """The aiosmtpd controller around the receiver; its own event loop runs in a thread."""
+    """The aiosmtpd controller around the receiver; its own event loop runs in a thread.
+
+    It accepts what SES accepts: mail up to `max_bytes` (SES: 40 MB), lines of any length within that,
+    bare LF or CRLF line ends, 8BITMIME and SMTPUTF8 (international addresses).
+    """
 
     def __init__(self, receiver: SesLikeReceiver, port: int, max_bytes: int) -> None:
-        from aiosmtpd.controller import Controller
-
         logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd logs peers and envelopes
         self.receiver = receiver
-        self._controller = Controller(receiver, hostname=HOST, port=port, data_size_limit=max_bytes,
-                                      ident="ShopDesk local SES", ready_timeout=10.0)
+        self._controller = _controller_class()(
+            receiver, hostname=HOST, port=port, data_size_limit=max_bytes, max_line=max_bytes + _LINE_SLACK,
+            enable_SMTPUTF8=True, decode_data=False, ident="ShopDesk local SES", ready_timeout=10.0)
+
+    @property
+    def port(self) -> int:
+        return int(self._controller.port)
 
     def start(self) -> None:
         self._controller.start()

@@ -32,7 +32,7 @@ def codec_for(charset: str | None) -> str | None:
         return None
     try:
         info = codecs.lookup(_CHARSET_ALIASES.get(label, label))
-    except LookupError:
+    except (LookupError, ValueError):  # ValueError: a NUL in a damaged label
         return None
     # base64, rot13, zlib... are codecs too, but not text encodings.
     return info.name if getattr(info, "_is_text_encoding", True) else None
@@ -49,12 +49,81 @@ def _guess_text(data: bytes) -> str:
         return data.decode("latin-1")
 
 
+# ISO-2022-JP escape sequences (RFC 1468, plus what Windows sends: JIS X 0201 katakana, SO/SI shifts).
+_ISO2022JP_SWITCH = re.compile(rb"(\x1b\$[@B]|\x1b\$\(D|\x1b\([BJI]|\x1b&@|[\x0e\x0f])")
+_JIS_X0208 = (b"\x1b$@", b"\x1b$B")
+_KATAKANA = (b"\x1b(I", b"\x0e")
+
+
+def _jis_to_sjis(pair: bytes) -> bytes:
+    """One JIS X 0208 code (two bytes 0x21-0x7e) as Shift_JIS, where cp932 keeps the NEC and IBM rows."""
+    first, second = pair[0] & 0x7F, pair[1] & 0x7F
+    lead = (first + 1) // 2 + 0x70
+    if lead >= 0xA0:
+        lead += 0x40
+    trail = second + 0x1F + (second >= 0x60) if first % 2 else second + 0x7E
+    return bytes((lead, trail))
+
+
+def _iso2022jp_windows(data: bytes) -> str:
+    """ISO-2022-JP as Outlook and other Windows mailers write it (CP50220/CP50221): JIS X 0208 rows
+    that only Microsoft's table fills (NEC row 13: ①, ㈱, №; IBM rows 89-92) and half-width katakana.
+
+    Python's iso2022_jp codecs follow the standards, where those codes are unassigned, and turn each
+    into U+FFFD. Each JIS X 0208 run is rewritten to Shift_JIS and decoded as cp932, which maps them.
+    """
+    pieces: list[str] = []
+    mode = b"\x1b(B"
+    shifted_from = mode
+    for chunk in _ISO2022JP_SWITCH.split(data):
+        if _ISO2022JP_SWITCH.fullmatch(chunk):
+            if chunk == b"\x0e":
+                shifted_from, mode = mode, chunk
+            elif chunk == b"\x0f":
+                mode = shifted_from
+            elif chunk != b"\x1b&@":  # announces a JIS X 0208 revision; the next escape switches
+                mode = chunk
+            continue
+        if not chunk:
+            continue
+        if mode in _JIS_X0208:
+            body = chunk.translate(None, b"\r\n")  # a mailer may wrap a run; the pairs go on
+            sjis = b"".join(_jis_to_sjis(body[i:i + 2]) for i in range(0, len(body) - 1, 2))
+            pieces.append(sjis.decode("cp932", "replace") + ("\ufffd" if len(body) % 2 else ""))
+        elif mode in _KATAKANA:
+            pieces.append(bytes(b | 0x80 if 0x21 <= b <= 0x5F else b for b in chunk).decode("cp932", "replace"))
+        elif mode == b"\x1b$(D":
+            pieces.append((b"\x1b$(D" + chunk).decode("iso2022_jp_ext", "replace"))
+        else:
+            pieces.append(chunk.decode("cp932", "replace"))  # ASCII and JIS-Roman; 8-bit junk as Windows would
+    return "".join(pieces)
+
+
+def _iso2022jp_extended(data: bytes) -> str:
+    if b"\x1b$(Q" in data or b"\x1b$(O" in data or b"\x1b$(P" in data:
+        try:  # JIS X 0213 designations (iso-2022-jp-2004/-3), which the Windows table does not know
+            return data.decode("iso2022_jp_2004")
+        except UnicodeDecodeError:
+            pass
+    return _iso2022jp_windows(data)
+
+
+# Labels whose bytes may hold Microsoft's extensions of JIS X 0208.
+_ISO2022JP_CODECS = frozenset({"iso2022_jp", "iso2022_jp_ext", "iso2022_jp_1", "iso2022_jp_2", "iso2022_jp_3",
+                               "iso2022_jp_2004"})
+
+
 def decode_bytes(data: bytes, charset: str | None) -> str:
     """Text from bytes in a declared charset; never raises. Unknown or vague labels: UTF-8, then cp1252."""
     codec = codec_for(charset)
     if codec is None:
         return _guess_text(data)
     try:
+        if codec in _ISO2022JP_CODECS:
+            try:
+                return data.decode(codec)
+            except UnicodeDecodeError:  # only mail with extension characters pays for the rewrite
+                return _iso2022jp_extended(data)
         return data.decode(codec, "replace")
     except Exception:  # a codec must not turn a customer's mail into a crash
         return _guess_text(data)
@@ -130,5 +199,5 @@ def codec_for_stdlib(charset: str | None) -> str | None:
     # The codec get_content() would use; when we alias the label to a superset, we decode ourselves.
     try:
         return codecs.lookup((charset or "").strip()).name
-    except LookupError:
+    except (LookupError, ValueError):  # ValueError: a NUL in a damaged label
         return None

@@ -173,3 +173,12 @@ def html_to_text(html: str) -> str:
     text = "".join(extractor.chunks).replace("\xa0", " ")
     text = "\n".join(line.rstrip() for line in text.split("\n"))
     return _BLANK_LINES.sub("\n\n", text).strip("\n")
+
+
+# Markup and the content of elements never shown, for a quick word count without parsing.
+_MARKUP = re.compile(r"<(script|style|head|title)\b.*?</\1\s*>|<!--.*?-->|<[^>]*>", re.IGNORECASE | re.DOTALL)
+
+
+def rough_word_count(html: str) -> int:
+    """About as many words as html_to_text would find, at regex speed: worth it to skip the real thing."""
+    return len(_MARKUP.sub(" ", html).split())

@@ -7,11 +7,12 @@ import re
 import unicodedata
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
-from email import policy
+from email import errors, policy
 from email.message import EmailMessage, Message
 from email.parser import BytesHeaderParser, BytesParser
 from email.utils import getaddresses, parsedate_to_datetime
 
+from chalicelib.mail.banner import BANNER_DEFECT, MAIL_HEADERS, without_banner
 from chalicelib.mail.charsets import (
     FOLD,
     codec_for,
@@ -23,7 +24,8 @@ from chalicelib.mail.charsets import (
     normalize_newlines,
     unfold,
 )
-from chalicelib.mail.html import html_to_text, sanitize_html
+from chalicelib.mail.header_policy import HeaderClasses, OncePerMessagePolicy
+from chalicelib.mail.html import html_to_text, rough_word_count, sanitize_html
 from chalicelib.mail.model import (
     Address,
     AttachmentPart,
@@ -32,28 +34,39 @@ from chalicelib.mail.model import (
     MailLimits,
     ParsedEmail,
 )
+from chalicelib.mail.raw_headers import RawHeaderDecoder
 from chalicelib.mail.reply_trim import visible_text
 
-_PARSE_POLICY = policy.default
+_PARSE_POLICY = OncePerMessagePolicy(header_factory=HeaderClasses())
 # Forwarded mail is stored as the customer's client sent it: no refolding of its headers.
 _SERIALIZE_POLICY = policy.default.clone(refold_source="none")
 _DEFAULT_LIMITS = MailLimits()
-# A real mail has at least one of these; a text without any is a bare body.
-_MAIL_HEADERS = frozenset({
-    "from", "sender", "to", "cc", "subject", "date", "message-id", "in-reply-to", "references", "reply-to",
-    "received", "return-path", "mime-version", "content-type", "content-transfer-encoding",
-})
 _BOUNDARY_PARAM = re.compile(rb"boundary\s*=", re.IGNORECASE)
 
 # ---------------------------------------------------------------------------------------------- headers
 
 
-def _raw_headers(message: Message) -> dict[str, list[str]]:
-    """Lower-cased name -> values as text (8-bit fixed, unfolded), encoded words still encoded."""
+def _raw_headers(message: Message, decoder: RawHeaderDecoder) -> dict[str, list[str]]:
+    """Lower-cased name -> values as text (8-bit decoded, unfolded), encoded words still encoded."""
     headers: dict[str, list[str]] = {}
     for name, raw in message.raw_items():
-        headers.setdefault(name.strip().lower(), []).append(unfold(fix_raw(str(raw))))
+        headers.setdefault(name.strip().lower(), []).append(unfold(decoder.text(str(raw))))
     return headers
+
+
+def _declared_charsets(parts: Iterable[tuple[Message, str]]) -> list[str]:
+    """The charsets a mail's text parts declare, in order: the best guess for its raw 8-bit headers."""
+    charsets: list[str] = []
+    for part, content_type in parts:
+        if not content_type.startswith("text/"):
+            continue
+        try:
+            charset = part.get_content_charset()
+        except Exception:
+            continue
+        if charset and charset not in charsets:
+            charsets.append(charset)
+    return charsets
 
 
 def _raw_values(message: Message, name: str) -> list[str]:
@@ -156,8 +169,20 @@ def _payload_bytes(part: Message) -> bytes:
         data = None
     if isinstance(data, bytes):
         return data
-    payload = part.get_payload()
+    try:
+        payload = part.get_payload()
+    except Exception:  # it decodes 8-bit text with the declared charset, whose name may be garbage
+        return b""
     return payload.encode("utf-8", "surrogateescape") if isinstance(payload, str) else b""
+
+
+def _children(part: Message) -> list[Message] | None:
+    """The parts inside a multipart or message/rfc822 part; None for a leaf. Never decodes a leaf's body
+    (get_payload() would, with the declared charset, only for us to throw the text away)."""
+    if not part.is_multipart():
+        return None
+    payload = part.get_payload()
+    return [child for child in payload if isinstance(child, Message)] if isinstance(payload, list) else None
 
 
 def _text_of(part: Message) -> str:
@@ -181,8 +206,8 @@ def _text_of(part: Message) -> str:
 
 def _message_bytes(part: Message) -> bytes:
     """The bytes of the message enclosed in a message/rfc822 part."""
-    payload = part.get_payload()
-    if not isinstance(payload, list) or not payload or not isinstance(payload[0], Message):
+    payload = _children(part)
+    if not payload:
         return _payload_bytes(part)
     try:
         data = payload[0].as_bytes(policy=_SERIALIZE_POLICY)
@@ -240,12 +265,12 @@ def _safe_filename(name: str, index: int, content_type: str) -> str:
     return name or f"attachment-{index}{_extension(content_type)}"
 
 
-def _filename(part: Message) -> str:
+def _filename(part: Message, decoder: RawHeaderDecoder) -> str:
     try:
         name = part.get_filename()  # RFC 2231 and, with policy.default, RFC 2047 decoded
     except Exception:
         name = None
-    return decode_words(fix_raw(str(name))) if name else ""
+    return decode_words(decoder.text(str(name))) if name else ""
 
 
 def _disposition(part: Message) -> str | None:
@@ -280,8 +305,8 @@ def _attachment(part: Message, content_type: str, filename: str, index: int) -> 
     disposition = _disposition(part) or ("inline" if content_id else "attachment")
     if content_type in _ENCLOSED_MESSAGE:
         read = _message_bytes
-        payload = part.get_payload()
-        if isinstance(payload, list) and payload and isinstance(payload[0], Message):
+        payload = _children(part)
+        if payload:
             subjects = _raw_values(payload[0], "subject")
             filename = " ".join(decode_words(subjects[0]).split()) + ".eml" if subjects else filename
     else:
@@ -303,6 +328,7 @@ class _Walk:
         self.leaves: list[tuple[Message, str]] = []
         self.reports: list[Message] = []
         self.defects: list[str] = []
+        self.parents: dict[int, Message] = {}
         stack: list[tuple[Message, int, bool]] = [(message, 0, True)]
         parts = 0
         while stack:
@@ -320,8 +346,8 @@ class _Walk:
                 if type(defect).__name__ not in self.defects:
                     self.defects.append(type(defect).__name__)
             content_type = _content_type(part)
-            payload = part.get_payload()
-            if content_type in _DELIVERY_STATUS or not isinstance(payload, list):
+            payload = _children(part)
+            if content_type in _DELIVERY_STATUS or payload is None:
                 if ours:
                     self.leaves.append((part, content_type))
                 continue
@@ -331,18 +357,19 @@ class _Walk:
                 ours = False  # a forwarded mail is one attachment; its own parts are not ours
             elif content_type == "multipart/report" and ours:
                 self.reports.append(part)
-            children = [child for child in reversed(payload) if isinstance(child, Message)]
-            stack.extend((child, depth + 1, ours) for child in children)
+            for child in payload:
+                self.parents[id(child)] = part
+            stack.extend((child, depth + 1, ours) for child in reversed(payload))
 
 
 # ---------------------------------------------------------------------------------------------- bounces
 
 
 def _status_blocks(part: Message) -> list[dict[str, str]]:
-    payload = part.get_payload()
-    if isinstance(payload, list):
+    payload = _children(part)
+    if payload is not None:
         return [{name.strip().lower(): header_text(str(value)) for name, value in block.raw_items()}
-                for block in payload if isinstance(block, Message)]
+                for block in payload]
     blocks: list[dict[str, str]] = []
     for chunk in re.split(r"\n\s*\n", normalize_newlines(_text_of(part))):
         fields: dict[str, str] = {}
@@ -356,7 +383,7 @@ def _status_blocks(part: Message) -> list[dict[str, str]]:
 
 
 def _bounce(report: Message) -> BounceReport | None:
-    children = [child for child in report.get_payload() if isinstance(child, Message)]
+    children = _children(report) or []
     try:
         report_type = str(report.get_param("report-type", "")).lower()
     except Exception:
@@ -381,8 +408,8 @@ def _bounce(report: Message) -> BounceReport | None:
                 if not action:
                     action, status = block_action, (block.get("status", "").split() or [""])[0]
         elif content_type in _ENCLOSED_MESSAGE and original_message_id is None:
-            payload = child.get_payload()
-            if isinstance(payload, list) and payload and isinstance(payload[0], Message):
+            payload = _children(child)
+            if payload:
                 original_message_id = next(iter(_message_ids(_raw_values(payload[0], "message-id"))), None)
         elif content_type in _RETURNED_HEADERS and original_message_id is None:
             headers = BytesHeaderParser(policy=policy.compat32).parsebytes(_payload_bytes(child))
@@ -402,6 +429,43 @@ def _body_part(message: Message, subtype: str) -> Message | None:
         return None
 
 
+def _html_fragments(html_part: Message | None, walk: _Walk) -> list[Message]:
+    """The HTML body, in pieces when Apple Mail wrote it that way: a multipart/mixed of text/html parts
+    with the attachments between them, each piece a part of what the customer typed."""
+    if html_part is None:
+        return []
+    parent = walk.parents.get(id(html_part))
+    if parent is None or _content_type(parent) != "multipart/mixed":
+        return [html_part]
+    return [part for part in _children(parent) or []
+            if part is html_part or (_content_type(part) == "text/html" and not _has_filename(part)
+                                     and _disposition(part) != "attachment")]
+
+
+def _has_filename(part: Message) -> bool:
+    try:
+        return bool(part.get_filename())
+    except Exception:
+        return False
+
+
+# The HTML alternative is the body when it holds this many times the plain part's words, and a few more:
+# an empty plain part, a lone "Sent from my iPhone", the text before the first inline image only.
+_RICHER_FACTOR = 2
+_RICHER_MARGIN = 5
+
+
+def _richer_text(plain: str, html: str) -> str:
+    """The plain alternative, unless the HTML one clearly says more; then the text of the HTML."""
+    plain_words = len(plain.split())
+    needed = _RICHER_FACTOR * plain_words + _RICHER_MARGIN if plain_words else 1
+    # The regex count is an upper bound of the parser's: only a likely winner pays for html_to_text.
+    if rough_word_count(html) < needed:
+        return plain if plain.strip() else html_to_text(html)
+    html_text = html_to_text(html)
+    return html_text if len(html_text.split()) >= needed or not plain.strip() else plain
+
+
 def _check_size(raw: bytes, limits: MailLimits) -> None:
     if len(raw) > limits.max_bytes:
         raise MailLimitExceeded(f"max_bytes exceeded ({len(raw)} > {limits.max_bytes})")
@@ -411,23 +475,38 @@ def _check_size(raw: bytes, limits: MailLimits) -> None:
             raise MailLimitExceeded(f"max_parts exceeded (more than {limits.max_parts} multipart boundaries)")
 
 
+def _parse(raw: bytes, limits: MailLimits) -> Message:
+    try:
+        return BytesParser(policy=_PARSE_POLICY.for_one_message()).parsebytes(raw)
+    except RecursionError as exc:
+        raise MailLimitExceeded(f"max_depth exceeded (nesting deeper than {limits.max_depth})") from exc
+
+
 def parse_email(raw: bytes, limits: MailLimits = _DEFAULT_LIMITS) -> ParsedEmail:
     """Parses one raw RFC 5322 mail. Raises only MailLimitExceeded; malformed input is decoded as best can."""
     _check_size(raw, limits)
-    try:
-        message: Message = BytesParser(policy=_PARSE_POLICY).parsebytes(raw)
-    except RecursionError as exc:
-        raise MailLimitExceeded(f"max_depth exceeded (nesting deeper than {limits.max_depth})") from exc
+    message = _parse(raw, limits)
+    unbannered = None
+    if any(isinstance(defect, errors.MissingHeaderBodySeparatorDefect) for defect in message.defects):
+        # Only mail whose headers stop at a line that is not a header pays for the look and the second parse.
+        unbannered = without_banner(raw)
+        if unbannered is not None:
+            message = _parse(unbannered, limits)
     walk = _Walk(message, limits)
-    raw_headers = _raw_headers(message)
+    if unbannered is not None:
+        walk.defects.insert(0, BANNER_DEFECT)
+    decoder = RawHeaderDecoder(lambda: [str(raw) for _, raw in message.raw_items()],
+                               lambda: _declared_charsets(walk.leaves))
+    raw_headers = _raw_headers(message, decoder)
     headers = {name: [decode_words(value).strip() for value in raw] for name, raw in raw_headers.items()}
 
     text_part, html_part = _body_part(message, "plain"), _body_part(message, "html")
-    html_source = _text_of(html_part) if html_part is not None else None
+    html_parts = _html_fragments(html_part, walk)
+    html_source = "\n".join(_text_of(part) for part in html_parts) if html_parts else None
     text = _text_of(text_part) if text_part is not None else ""
-    if not text.strip() and html_source:
-        text = html_to_text(html_source)
-    if not _MAIL_HEADERS.intersection(raw_headers):
+    if html_source:
+        text = _richer_text(text, html_source)
+    if not MAIL_HEADERS.intersection(raw_headers):
         # Not a mail at all, just a body: the parser may have taken a first line ("Note: ...") for a header.
         text = normalize_newlines(decode_bytes(raw, None))
     elif text_part is None and html_part is None and not message.is_multipart() \
@@ -437,11 +516,11 @@ def parse_email(raw: bytes, limits: MailLimits = _DEFAULT_LIMITS) -> ParsedEmail
         text = _text_of(message)
 
     attachments: list[AttachmentPart] = []
-    bodies = {id(text_part), id(html_part)}
+    bodies = {id(text_part), *map(id, html_parts)}
     for part, content_type in walk.leaves:
         if id(part) in bodies or content_type in _DELIVERY_STATUS:
             continue
-        filename = _filename(part)
+        filename = _filename(part, decoder)
         if not _is_attachment(part, content_type, filename):
             continue
         if len(attachments) >= limits.max_attachments:

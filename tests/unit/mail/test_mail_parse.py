@@ -49,6 +49,38 @@ def test_iso_2022_jp_body_subject_and_name() -> None:
     assert parsed.text == "お問い合わせありがとうございます。\n注文番号は 1234 です。\n"
 
 
+def test_iso_2022_jp_from_outlook_keeps_nec_extension_characters() -> None:
+    # Given Outlook's ISO-2022-JP: ①, ㈱, Ⅲ and № are NEC row-13 codes that the standard tables leave unassigned
+    parsed = fixture("iso2022jp_windows_ext.eml")
+
+    # Then they read as typed in the subject, the display name and the body, with no U+FFFD anywhere
+    assert parsed.subject == "【至急】注文①の納期について"
+    assert parsed.sender is not None
+    assert parsed.sender.name == "山田 太郎（㈱山田商事）"
+    assert parsed.text == (
+        "お世話になっております。㈱山田商事の山田です。\n注文①と注文②の納期を教えてください。\n"
+        "型番：Ⅲ－Ｎｏ．５、数量：１０個\n№１２３４\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("data", "text"),
+    [
+        (b"\x1b$B-!-j\x1b(B", "①㈱"),  # NEC row 13 inside a plain JIS X 0208 run
+        (b"\x1b$By|\x1b(B", "\u5f34"),  # NEC-selected IBM extension row 89
+        (b"\x1b$B-!\x1b(B \x1b(I123\x1b(B", "① ｱｲｳ"),  # half-width katakana (JIS X 0201)
+        (b"\x1b$B-!\x1b(B \x0e12\x0fab", "① ｱｲab"),  # katakana by SO/SI, as CP50221 writes it
+        ("こんにちは ①".encode("iso2022_jp_2004"), "こんにちは ①"),  # JIS X 0213 designation
+        (b"\x1b$B$3$s\x1b(B", "こん"),  # standard text keeps the standard mapping
+        (b"\x1b$B!A\x1b(B", "〜"),  # ... including the wave dash when nothing says Windows
+    ],
+)
+def test_iso_2022_jp_extensions(data: bytes, text: str) -> None:
+    raw = mail("From: a@example.com\nContent-Type: text/plain; charset=iso-2022-jp", data)
+
+    assert parse_email(raw).text == text
+
+
 def test_koi8_r() -> None:
     parsed = fixture("koi8r_8bit.eml")
 
@@ -110,6 +142,37 @@ def test_raw_8bit_headers_become_text() -> None:
     assert parsed.sender.name == "Jérôme Dupont"  # latin-1 bytes
     assert parsed.to[0].name == "Support Équipe"  # UTF-8 bytes
     assert parsed.headers["subject"] == ["Grüße und €"]
+
+
+@pytest.mark.parametrize(
+    ("name", "subject", "sender_name"),
+    [
+        # Foxmail: raw GBK headers, the body declares gb2312 (镕 is GBK only)
+        ("gbk_raw_headers.eml", "关于订单 20261124-0042 的退款（镕）", "王小明"),
+        # a PHP script: raw windows-1250 headers, the body declares windows-1250
+        ("cp1250_raw_headers.eml", "Reklamace – zboží přišlo poškozené", "Jiří Dvořák"),
+        # a phone gateway: raw Shift_JIS headers, the body is us-ascii and says nothing: the detector decides
+        ("sjis_raw_headers_ascii_body.eml", "注文した商品が届きません（注文番号77120）", "山田太郎"),
+    ],
+)
+def test_raw_8bit_headers_in_an_undeclared_legacy_charset(name: str, subject: str, sender_name: str) -> None:
+    parsed = fixture(name)
+
+    assert parsed.subject == subject
+    assert parsed.sender is not None
+    assert parsed.sender.name == sender_name
+    assert parsed.headers["subject"] == [subject]
+
+
+def test_raw_8bit_headers_of_different_mails_are_decided_per_mail() -> None:
+    gbk = parse_email(mail("From: a@example.com\nSubject: "
+                           + "订单没有收到".encode("gbk").decode("utf-8", "surrogateescape")
+                           + "\nContent-Type: text/plain; charset=gbk"))
+    cp1251 = parse_email(mail("From: a@example.com\nSubject: "
+                              + "Заказ не пришёл".encode("cp1251").decode("utf-8", "surrogateescape")
+                              + "\nContent-Type: text/plain; charset=windows-1251"))
+
+    assert (gbk.subject, cp1251.subject) == ("订单没有收到", "Заказ не пришёл")
 
 
 def test_encoded_words_split_across_a_character_and_folded() -> None:
@@ -245,6 +308,56 @@ def test_bare_body_whose_first_line_looks_like_a_header_keeps_it() -> None:
     assert parsed.text == "Note: the parcel is late.\n\nThanks\n"
 
 
+@pytest.mark.parametrize("name", ["banner_before_headers.eml", "banner_after_ses_headers.eml"])
+def test_a_gateway_banner_before_the_headers_does_not_hide_them(name: str) -> None:
+    # Given a gateway's "---- Original email message ----" line above the headers (or below SES's own)
+    parsed = fixture(name)
+
+    # Then the sender, subject and body are the mail's, and the banner is recorded, not shown
+    assert parsed.sender is not None
+    assert (parsed.sender.email, parsed.sender.name) == ("maria.rossi@example.it", "Maria Rossi")
+    assert parsed.subject == "Ordine 88123 non ricevuto"
+    assert parsed.message_id is not None and parsed.message_id.endswith("@mail.example.it")
+    assert parsed.text.startswith("Buongiorno,")
+    assert "Original email message" not in parsed.text
+    assert "BannerBeforeHeadersDefect" in parsed.defects
+
+
+def test_banner_after_ses_headers_keeps_the_ses_headers() -> None:
+    parsed = fixture("banner_after_ses_headers.eml")
+
+    assert parsed.return_path == "maria.rossi@example.it"
+    assert parsed.headers["x-ses-spam-verdict"] == ["PASS"]
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        # a reply typed right above a quoted Outlook block: people's headers, not a mail's
+        b"Thanks, that works\n____\nFrom: Shop [support@shop.example]\nSent: Monday\nTo: Anna\n"
+        b"Subject: Re: order\n\nold text\n",
+        # a body that starts with a forwarded header block after the blank line
+        b"From: a@example.com\nSubject: Fwd: x\n\nFrom: b@example.com\nMessage-ID: <1@b>\n"
+        b"Subject: x\n\nhello\n",
+        # more than three lines before anything that looks like a header
+        b"one\ntwo\nthree\nfour\nFrom: a@example.com\nMessage-ID: <1@a>\nSubject: s\n\nbody\n",
+    ],
+)
+def test_text_that_only_looks_like_a_banner_is_left_alone(raw: bytes) -> None:
+    parsed = parse_email(raw)
+
+    assert "BannerBeforeHeadersDefect" not in parsed.defects
+
+
+def test_a_forwarded_block_after_the_blank_line_stays_body() -> None:
+    parsed = parse_email(b"From: a@example.com\nSubject: Fwd: x\n\nFrom: b@example.com\nMessage-ID: <1@b>\n"
+                         b"Subject: x\n\nhello\n")
+
+    assert parsed.sender is not None and parsed.sender.email == "a@example.com"
+    assert parsed.subject == "Fwd: x"
+    assert parsed.text.startswith("From: b@example.com\n")
+
+
 # ------------------------------------------------------------------------------------------ bodies
 
 
@@ -267,6 +380,53 @@ def test_multipart_alternative_prefers_plain_text_and_keeps_html() -> None:
     assert parsed.text == "See the invoice attached and the photo below.\n"
     assert parsed.html is not None
     assert '<img src="cid:photo1@example.com">' in parsed.html
+
+
+def test_html_alternative_with_the_real_text_wins_over_a_signature_only_plain_part() -> None:
+    # Given an iPhone mail whose plain alternative holds only "Sent from my iPhone"
+    parsed = fixture("iphone_plain_signature_only.eml")
+
+    # Then the customer's words come from the HTML alternative
+    assert parsed.text.startswith("Hallo, das Paket ist heute angekommen, aber die Tasse darin ist zerbrochen.")
+    assert parsed.visible_text == (
+        "Hallo, das Paket ist heute angekommen, aber die Tasse darin ist zerbrochen. Können Sie mir bitte "
+        "eine neue schicken? Die Bestellnummer ist 40418.\n\nDanke, Lena")
+
+
+def test_apple_mail_html_in_pieces_around_an_inline_image_is_one_body() -> None:
+    # Given Apple Mail's multipart/mixed of text/html, image, text/html, with a plain part of the first piece only
+    parsed = fixture("apple_mail_html_fragments.eml")
+
+    # Then the text and the HTML hold both pieces, and only the image is an attachment
+    assert parsed.text == (
+        "Hello, the parcel arrived damaged, photo below:\n\nThe box was crushed on two sides and the mug "
+        "inside is broken. Please send a replacement to the same address.\n\nThanks,\nTom")
+    assert parsed.html is not None
+    assert "photo below" in parsed.html and "crushed on two sides" in parsed.html
+    assert [a.filename for a in parsed.attachments] == ["box.png"]
+
+
+@pytest.mark.parametrize(
+    ("plain", "html", "expected"),
+    [
+        # the same words in both: the plain part, as written
+        ("Please cancel order 42.\n", "<p>Please <b>cancel</b> order 42.</p>", "Please cancel order 42.\n"),
+        # a little more in the HTML (a link text, a footer) is not "clearly more"
+        ("Please cancel order 42.\n", "<p>Please cancel order 42.</p><p><a href='https://x'>My shop</a></p>",
+         "Please cancel order 42.\n"),
+        # style and script content are not words
+        ("Please cancel order 42.\n", "<style>" + "p { color: red } " * 50 + "</style><p>Please cancel order 42.</p>",
+         "Please cancel order 42.\n"),
+        # an empty plain part
+        ("\n", "<p>Please cancel order 42.</p>", "Please cancel order 42."),
+    ],
+)
+def test_html_alternative_only_wins_with_clearly_more_words(plain: str, html: str, expected: str) -> None:
+    raw = (b"From: a@example.com\nContent-Type: multipart/alternative; boundary=b\n\n--b\n"
+           b"Content-Type: text/plain; charset=utf-8\n\n" + plain.encode() + b"\n--b\n"
+           b"Content-Type: text/html; charset=utf-8\n\n" + html.encode() + b"\n--b--\n")
+
+    assert parse_email(raw).text.rstrip(" ") == expected
 
 
 def test_plain_only_mail_has_no_html() -> None:
