@@ -27,7 +27,7 @@ def main() -> None:
     from chalicelib.config import AuthSettings
     from chalicelib.domain.ids import iso, new_id
     from chalicelib.domain.principals import Principal, Role
-    from chalicelib.services.inbox import NewTicketRequest, open_ticket
+    from chalicelib.services.new_tickets import NewTicketRequest, open_ticket
     from tests.app.api_support import public_pem, token
 
     with offline_aws() as bench_settings:

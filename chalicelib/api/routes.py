@@ -57,8 +57,8 @@ def list_tickets(principal: Principal, request: Any) -> dict[str, Any]:
 @responds("TicketOut")
 def open_ticket(principal: Principal, _request: Any, body: models.NewTicketBody) -> dict[str, Any]:
     from chalicelib.api.presenters import ticket_out
-    from chalicelib.services.inbox import NewTicketRequest
-    from chalicelib.services.inbox import open_ticket as run
+    from chalicelib.services.new_tickets import NewTicketRequest
+    from chalicelib.services.new_tickets import open_ticket as run
 
     ticket = run(NewTicketRequest(**body.model_dump()), principal, _deps())
     return ticket_out(ticket)
@@ -121,8 +121,8 @@ def patch_ticket(principal: Principal, _request: Any, ticket_id: str, body: mode
 @responds("MessageOut")
 def post_reply(principal: Principal, _request: Any, ticket_id: str, body: models.ReplyBody) -> dict[str, Any]:
     from chalicelib.api.presenters import message_out
-    from chalicelib.services.inbox import ReplyRequest, reply
     from chalicelib.services.macros import apply_macro
+    from chalicelib.services.replies import ReplyRequest, reply
 
     deps = _deps()
     request = ReplyRequest(body=body.body, version=body.version, status_after=body.status_after, force=body.force)

@@ -9,7 +9,8 @@ from chalicelib.domain.ids import iso, new_id
 from chalicelib.domain.macros import Macro, placeholder_context
 from chalicelib.domain.principals import Principal
 from chalicelib.domain.workflow import check_tags
-from chalicelib.services.inbox import InboxDeps, ReplyRequest
+from chalicelib.services.inbox import InboxDeps
+from chalicelib.services.replies import ReplyRequest
 
 
 def _render(source: str, context: dict[str, Any]) -> str:

@@ -17,7 +17,8 @@ from chalicelib.domain.principals import Principal, Role
 from chalicelib.ports import Identity
 from chalicelib.services.customers import customer_view, link_identity, merge_customers, unlink_identity
 from chalicelib.services.identities import plan_identities
-from chalicelib.services.inbox import InboxDeps, NewTicketRequest, open_ticket
+from chalicelib.services.inbox import InboxDeps
+from chalicelib.services.new_tickets import NewTicketRequest, open_ticket
 
 AGENT = Principal("agent-1", "Alex", Role.AGENT)
 EMAIL, PHONE = "ann@customer.example", "+4915112345678"

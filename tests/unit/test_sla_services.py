@@ -13,7 +13,8 @@ from chalicelib.domain.principals import Principal, Role
 from chalicelib.domain.sla_clock import SlaClock, replay
 from chalicelib.domain.sla_config import CalendarSpec, SlaPolicy
 from chalicelib.domain.tickets import Ticket
-from chalicelib.services.inbox import InboxDeps, ReplyRequest, TicketUpdate, reply, update_ticket
+from chalicelib.services.inbox import InboxDeps, TicketUpdate, update_ticket
+from chalicelib.services.replies import ReplyRequest, reply
 from chalicelib.services.sla_config import (
     SlaConfigDeps,
     delete_calendar,
