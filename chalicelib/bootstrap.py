@@ -105,6 +105,10 @@ class Shop:
 def bootstrap(settings: Settings | None = None, **parts: Unpack[ShopParts]) -> Shop:
     """A Shop on `settings` (default: the environment's), with the real AWS adapters wherever `parts`
     names no replacement."""
+    unknown = set(parts) - set(ShopParts.__annotations__)
+    if unknown:  # mypy catches this in typed code; tests and scripts get a TypeError, not a silent no-op
+        known = sorted(ShopParts.__annotations__)
+        raise TypeError(f"bootstrap() got unknown parts {sorted(unknown)}; a Shop has {known}")
     config = settings or settings_from_env()
     store = parts["store"] if "store" in parts else _dynamo_store(config)
     clock = parts["clock"] if "clock" in parts else _system_clock()

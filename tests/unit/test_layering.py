@@ -85,3 +85,33 @@ def test_adapters_take_time_from_the_clock_port() -> None:
                  for hit in wall_clock_reads(path)]
     assert offenders == []
     assert wall_clock_reads(ROOT / "chalicelib" / "adapters" / "clock.py")  # the check does see a read
+
+
+def test_services_import_no_adapter_and_no_composition_root() -> None:
+    """Services take their ports as arguments: only the bootstrap (and tests) pick concrete classes."""
+    offenders = []
+    for path in sorted((ROOT / "chalicelib" / "services").rglob("*.py")):
+        bad = {m for m in imported_modules(path)
+               if m.startswith(("chalicelib.adapters", "chalicelib.bootstrap", "chalicelib.api", "chalicelib.local"))}
+        if bad:
+            offenders.append(f"{path.relative_to(ROOT)}: {sorted(bad)}")
+    assert offenders == []
+
+
+def test_domain_reads_no_environment_and_no_files() -> None:
+    offenders = [f"{path.name}: {sorted(bad)}" for path in sorted((ROOT / "chalicelib" / "domain").rglob("*.py"))
+                 if (bad := {m for m in imported_modules(path) if m.split(".")[0] in ("os", "pathlib", "io")})]
+    assert offenders == []
+
+
+def test_route_modules_do_not_import_each_other() -> None:
+    """Both declare their routes on the blueprint in api/endpoint.py; neither needs the other."""
+    routes = imported_modules(ROOT / "chalicelib" / "api" / "routes.py")
+    sla_routes = imported_modules(ROOT / "chalicelib" / "api" / "sla_routes.py")
+    assert "chalicelib.api.sla_routes" not in routes and "chalicelib.api.routes" not in sla_routes
+    assert {"chalicelib.api.endpoint"} <= routes & sla_routes
+
+
+def test_the_web_form_is_not_dressed_up_as_ses_mail() -> None:
+    imported = imported_modules(ROOT / "chalicelib" / "services" / "inbound" / "web_form.py")
+    assert not {m for m in imported if m.startswith("chalicelib.mail")}
