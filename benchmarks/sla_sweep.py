@@ -10,6 +10,8 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from benchmarks.report import figure
+
 REGION = "eu-central-1"
 SIZES = [int(n) for n in os.environ.get("BENCH_SLA_TICKETS", "1000,10000").split(",")]
 DUE = 10
@@ -125,17 +127,17 @@ def main() -> None:
                 outcome = _sweep_at(START + timedelta(minutes=1))
                 elapsed = time.perf_counter() - began
             calls = {k.removeprefix("calls:"): v for k, v in read.items() if k.startswith("calls:")}
-            print(f"   N={total:>6,} K={DUE}: one sweep read {read['items']} items ({calls}); "
-                  f"{outcome.breaches} breaches escalated in {elapsed * 1000:.0f} ms (seeded in {seeded:.1f} s)",
-                  flush=True)
+            figure(f"N={total:,} K={DUE}: items one sweep read", read["items"], "items", note=f"({calls})")
+            figure(f"N={total:,} K={DUE}: {outcome.breaches} breaches escalated in", elapsed * 1000, "ms",
+                   digits=0, note=f"(seeded in {seeded:.1f} s)")
             with _counting() as read:
                 _sweep_at(START + timedelta(minutes=2))
-            print(f"   {'':17}the next sweep read {read['items']} items (nothing due)", flush=True)
+            figure(f"N={total:,} K={DUE}: items the next sweep read", read["items"], "items", note="(nothing due)")
     with _moto() as config:
         _seed(config, ESCALATIONS, ESCALATIONS)
         began = time.perf_counter()
         outcome = _sweep_at(START + timedelta(minutes=1), max_tickets=ESCALATIONS)
         elapsed = time.perf_counter() - began
-        print(f"   escalations under moto: {outcome.escalations} in {elapsed:.2f} s = "
-              f"{outcome.escalations / elapsed:.0f}/s (each: claim transaction, SNS alert, notice recorded; "
-              "moto with the local stack's transaction patch, so a figure of this code, not of DynamoDB)")
+        figure(f"escalations under moto ({outcome.escalations} in {elapsed:.2f} s)", outcome.escalations / elapsed,
+               "/s", digits=0, note="(each: claim transaction, SNS alert, notice recorded; moto with the local "
+               "stack's transaction patch, so a figure of this code, not of DynamoDB)")
