@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
 from benchmarks.report import figure
@@ -21,14 +22,14 @@ START = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)  # Tuesday 10:00 in Berlin
 
 @contextmanager
 def _moto() -> Iterator[Any]:
-    """A fresh moto account with ShopDesk's table and escalations topic; yields the settings."""
+    """A fresh moto account with ShopDesk's resources (the escalations topic among them); yields the settings."""
     import boto3
     from moto import mock_aws
 
     from chalicelib import wiring
     from chalicelib.config import settings
     from chalicelib.local import moto_patches
-    from chalicelib.resources import table_definition
+    from chalicelib.local.provision import provision
 
     # As the local stack runs moto: a transaction snapshots the items it touches, not the whole table
     # once per item (which makes every write O(table size) and this benchmark minutes long).
@@ -37,8 +38,7 @@ def _moto() -> Iterator[Any]:
     with mock_aws():
         base = settings()
         config = replace(base, sla=replace(base.sla, manager_on_duty="manager-on-duty"))
-        boto3.client("dynamodb", region_name=REGION).create_table(**table_definition(config.table_name))
-        boto3.client("sns", region_name=REGION).create_topic(Name=config.names.escalations_topic)
+        provision(partial(boto3.client, region_name=REGION), config.names, REGION, config.support_addresses)
         with wiring.overridden(settings=config):
             yield config
     wiring.reset()
