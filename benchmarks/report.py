@@ -7,7 +7,7 @@ from typing import Literal
 
 Better = Literal["lower", "higher"]
 OVER = "OVER TARGET"
-NAME_WIDTH = 40
+NAME_WIDTH = 52
 
 
 @dataclass(frozen=True)
