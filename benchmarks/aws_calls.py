@@ -5,6 +5,8 @@ import json
 from collections import Counter
 from typing import Any
 
+from benchmarks.report import figure
+
 REGION = "eu-central-1"
 
 
@@ -52,4 +54,4 @@ def main() -> None:
                                  ("reply by In-Reply-To", replied, 4),
                                  ("reply to the signed address", via_address, 4)):
         detail = ", ".join(f"{name} {n}" for name, n in sorted(calls.items()))
-        print(f"   {label:32s} {sum(calls.values())} calls (target <= {target}): {detail}")
+        figure(label, sum(calls.values()), "calls", target=target, note=detail)

@@ -5,6 +5,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from benchmarks.report import figure
+
 ROOT = Path(__file__).resolve().parents[1]
 
 _CHILD = r"""
@@ -43,6 +45,7 @@ print(f"{size} {before} {peak} {shop.blobs.stored} {outcome.status}")
 def main() -> None:
     result = subprocess.run([sys.executable, "-c", _CHILD], cwd=ROOT, capture_output=True, text=True, check=True)
     size, before, peak, stored, status = result.stdout.split()
-    print(f"   mail size        {int(size) / 1e6:6.1f} MB ({status}, {int(stored) / 1e6:.1f} MB of attachments stored)")
-    print(f"   RSS before       {int(before) / 1024:6.0f} MB (interpreter, libraries, the mail itself)")
-    print(f"   peak RSS         {int(peak) / 1024:6.0f} MB (target < 300 MB)")
+    figure("mail size", int(size) / 1e6, "MB", digits=1,
+           note=f"({status}, {int(stored) / 1e6:.1f} MB of attachments stored)")
+    figure("RSS before", int(before) / 1024, "MB", digits=0, note="(interpreter, libraries, the mail itself)")
+    figure("peak RSS", int(peak) / 1024, "MB", target=300, inclusive=False, digits=0)

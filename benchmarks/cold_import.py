@@ -8,6 +8,8 @@ import sys
 import time
 from pathlib import Path
 
+from benchmarks.report import figure
+
 ROOT = Path(__file__).resolve().parents[1]
 RUNS = 9
 
@@ -24,6 +26,6 @@ def main() -> None:
     baseline = statistics.median(_time("pass") for _ in range(RUNS))
     app = statistics.median(_time("import app") for _ in range(RUNS)) - baseline
     boto3 = statistics.median(_time("import boto3") for _ in range(RUNS)) - baseline
-    print(f"   import app   {app * 1000:7.1f} ms (interpreter start subtracted)")
-    print(f"   import boto3 {boto3 * 1000:7.1f} ms")
-    print(f"   ratio        {app / boto3:7.2f}x (target <= 1.3x)")
+    figure("import app", app * 1000, "ms", digits=1, note="(interpreter start subtracted)")
+    figure("import boto3", boto3 * 1000, "ms", digits=1)
+    figure("ratio app / boto3", app / boto3, "x", target=1.3)

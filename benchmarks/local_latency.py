@@ -10,6 +10,8 @@ from email.message import EmailMessage
 from email.utils import make_msgid
 from typing import Any
 
+from benchmarks.report import figure
+
 WAIT_SECONDS = 5  # the console holds each GET /outbox until something new was sent (a long poll)
 TIMEOUT_SECONDS = 30.0
 
@@ -68,10 +70,12 @@ def run(n: int = 50) -> dict[str, Any]:
 
 def main() -> None:
     figures = run()
-    print(f"   {figures['mails']} mails, SMTP DATA accepted -> acknowledgement in the outbox: "
-          f"median {figures['median_ms']} ms, p95 {figures['p95_ms']} ms, max {figures['max_ms']} ms "
-          f"(first mail, cold: {figures['first_ms']} ms; from the SMTP MAIL command: "
-          f"median {figures['submit_median_ms']} ms)")
+    figure("mails sent one after another", figures["mails"])
+    figure("DATA accepted -> ack in outbox, median", figures["median_ms"], "ms", digits=1)
+    figure("DATA accepted -> ack in outbox, p95", figures["p95_ms"], "ms", digits=1)
+    figure("DATA accepted -> ack in outbox, max", figures["max_ms"], "ms", digits=1)
+    figure("first mail (cold)", figures["first_ms"], "ms", digits=1)
+    figure("from the SMTP MAIL command, median", figures["submit_median_ms"], "ms", digits=1)
 
 
 if __name__ == "__main__":

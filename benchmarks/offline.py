@@ -5,15 +5,15 @@ import os
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import partial
 from typing import Any
 
 REGION = "eu-central-1"
-STORE_DOMAIN = "shop.example"
 
 
 @contextmanager
 def offline_aws() -> Iterator[Any]:
-    """Yields the Settings of stage `bench`, with its table, bucket and SES identity in moto."""
+    """Yields the Settings of stage `bench`, with its table, bucket, topics and SES identities in moto."""
     os.environ.update(AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench", AWS_DEFAULT_REGION=REGION,
                       AWS_REGION=REGION, SHOPDESK_STAGE="bench")
     os.environ.pop("AWS_ENDPOINT_URL", None)
@@ -22,16 +22,13 @@ def offline_aws() -> Iterator[Any]:
 
     from chalicelib import bootstrap
     from chalicelib.config import settings
-    from chalicelib.resources import table_definition
+    from chalicelib.local.provision import provision
 
     bootstrap.reset()
     try:
         with mock_aws():
             config = settings()
-            boto3.client("dynamodb", region_name=REGION).create_table(**table_definition(config.table_name))
-            boto3.client("s3", region_name=REGION).create_bucket(
-                Bucket=config.raw_mail_bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
-            boto3.client("ses", region_name=REGION).verify_domain_identity(Domain=STORE_DOMAIN)
+            provision(partial(boto3.client, region_name=REGION), config.names, REGION, config.support_addresses)
             yield config
     finally:
         bootstrap.reset()

@@ -9,6 +9,8 @@ import zipfile
 from collections import Counter
 from pathlib import Path
 
+from benchmarks.report import figure
+
 ROOT = Path(__file__).resolve().parents[1]
 TARGET_MB = 10.0
 MB = 1024 * 1024
@@ -39,13 +41,11 @@ def main() -> None:
             for info in package.infolist():
                 compressed[_top_level(info.filename)] += info.compress_size
                 unpacked += info.file_size
-    verdict = "ok" if zipped / MB < TARGET_MB else "OVER TARGET"
-    print(f"   deployment.zip {zipped / MB:6.2f} MB zipped, {unpacked / MB:6.2f} MB unpacked "
-          f"(target < {TARGET_MB:.0f} MB zipped: {verdict})")
-    print("   Powertools is packaged from requirements.txt (no public layer); boto3 comes with the runtime.")
-    print("   largest parts (compressed):")
+    figure("deployment.zip zipped", zipped / MB, "MB", target=TARGET_MB, inclusive=False)
+    figure("deployment.zip unpacked", unpacked / MB, "MB",
+           note="(Powertools packaged from requirements.txt, no public layer; boto3 comes with the runtime)")
     for name, size in compressed.most_common(6):
-        print(f"     {name:28} {size / MB:6.2f} MB")
+        figure(f"part {name} (compressed)", size / MB, "MB")
 
 
 if __name__ == "__main__":

@@ -8,7 +8,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
+
+from benchmarks.report import figure
 
 REGION = "eu-central-1"
 SIZES = [int(n) for n in os.environ.get("BENCH_SLA_TICKETS", "1000,10000").split(",")]
@@ -19,14 +22,14 @@ START = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)  # Tuesday 10:00 in Berlin
 
 @contextmanager
 def _moto() -> Iterator[Any]:
-    """A fresh moto account with ShopDesk's table and escalations topic; yields the settings."""
+    """A fresh moto account with ShopDesk's resources (the escalations topic among them); yields the settings."""
     import boto3
     from moto import mock_aws
 
     from chalicelib import bootstrap
     from chalicelib.config import settings
     from chalicelib.local import moto_patches
-    from chalicelib.resources import table_definition
+    from chalicelib.local.provision import provision
 
     # As the local stack runs moto: a transaction snapshots the items it touches, not the whole table
     # once per item (which makes every write O(table size) and this benchmark minutes long).
@@ -35,8 +38,7 @@ def _moto() -> Iterator[Any]:
     with mock_aws():
         base = settings()
         config = replace(base, sla=replace(base.sla, manager_on_duty="manager-on-duty"))
-        boto3.client("dynamodb", region_name=REGION).create_table(**table_definition(config.table_name))
-        boto3.client("sns", region_name=REGION).create_topic(Name=config.names.escalations_topic)
+        provision(partial(boto3.client, region_name=REGION), config.names, REGION, config.support_addresses)
         with bootstrap.overridden(settings=config):
             yield config
     bootstrap.reset()
@@ -45,15 +47,15 @@ def _moto() -> Iterator[Any]:
 def _template(config: Any, created: datetime) -> tuple[Any, list[Any]]:
     """A ticket with its clock, as email ingest writes it (the same services and item builders)."""
     from chalicelib.domain.ids import iso, new_id
-    from chalicelib.domain.tickets import Channel, Ticket, TicketEvent, TicketStatus
+    from chalicelib.domain.tickets import Channel, EventType, Ticket, TicketEvent, TicketStatus
     from chalicelib.services.sla_rules import SlaRules
 
     stamp = iso(created)
     ticket = Ticket(id=new_id(), number=0, subject="Where is my order?", status=TicketStatus.NEW, queue="support",
                     channel=Channel.EMAIL, customer_id=new_id(), created_at=stamp, updated_at=stamp,
                     last_activity_at=stamp, customer_email="customer@example.com")
-    events = [TicketEvent(new_id(), ticket.id, stamp, "created", "customer", {"queue": "support"}),
-              TicketEvent(new_id(), ticket.id, stamp, "message_received", "customer", {})]
+    events = [TicketEvent(new_id(), ticket.id, stamp, EventType.CREATED, "customer", {"queue": "support"}),
+              TicketEvent(new_id(), ticket.id, stamp, EventType.MESSAGE_RECEIVED, "customer", {})]
     started = SlaRules(None, config).start(ticket, events, created)
     return started.ticket, started.events
 
@@ -125,17 +127,17 @@ def main() -> None:
                 outcome = _sweep_at(START + timedelta(minutes=1))
                 elapsed = time.perf_counter() - began
             calls = {k.removeprefix("calls:"): v for k, v in read.items() if k.startswith("calls:")}
-            print(f"   N={total:>6,} K={DUE}: one sweep read {read['items']} items ({calls}); "
-                  f"{outcome.breaches} breaches escalated in {elapsed * 1000:.0f} ms (seeded in {seeded:.1f} s)",
-                  flush=True)
+            figure(f"N={total:,} K={DUE}: items one sweep read", read["items"], "items", note=f"({calls})")
+            figure(f"N={total:,} K={DUE}: {outcome.breaches} breaches escalated in", elapsed * 1000, "ms",
+                   digits=0, note=f"(seeded in {seeded:.1f} s)")
             with _counting() as read:
                 _sweep_at(START + timedelta(minutes=2))
-            print(f"   {'':17}the next sweep read {read['items']} items (nothing due)", flush=True)
+            figure(f"N={total:,} K={DUE}: items the next sweep read", read["items"], "items", note="(nothing due)")
     with _moto() as config:
         _seed(config, ESCALATIONS, ESCALATIONS)
         began = time.perf_counter()
         outcome = _sweep_at(START + timedelta(minutes=1), max_tickets=ESCALATIONS)
         elapsed = time.perf_counter() - began
-        print(f"   escalations under moto: {outcome.escalations} in {elapsed:.2f} s = "
-              f"{outcome.escalations / elapsed:.0f}/s (each: claim transaction, SNS alert, notice recorded; "
-              "moto with the local stack's transaction patch, so a figure of this code, not of DynamoDB)")
+        figure(f"escalations under moto ({outcome.escalations} in {elapsed:.2f} s)", outcome.escalations / elapsed,
+               "/s", digits=0, note="(each: claim transaction, SNS alert, notice recorded; moto with the local "
+               "stack's transaction patch, so a figure of this code, not of DynamoDB)")

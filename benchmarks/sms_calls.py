@@ -7,6 +7,8 @@ from collections import Counter
 from dataclasses import replace
 from typing import Any
 
+from benchmarks.report import figure
+
 REGION = "eu-central-1"
 CUSTOMER = "+14255550182"
 STORE_NUMBER = "+12125550101"
@@ -47,5 +49,4 @@ def main() -> None:
                                  ("new-ticket SMS (returning customer)", returning, None),
                                  ("STOP from a new number", stop, None)):
         detail = ", ".join(f"{name} {n}" for name, n in sorted(calls.items()))
-        goal = f"(target <= {target})" if target else "(no target)"
-        print(f"   {label:38s} {sum(calls.values())} calls {goal}: {detail}")
+        figure(label, sum(calls.values()), "calls", target=target, note=detail)

@@ -1,12 +1,23 @@
 """Structured logs and EMF metrics (Powertools), built lazily so `import app` stays light."""
 from __future__ import annotations
 
+import json
 import logging
+from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 
 SERVICE = "shopdesk"
 NAMESPACE = "ShopDesk"
+# Where EMF records go: None is stdout (Lambda's log stream, which CloudWatch reads the metrics from); the
+# local stack sends them to its log file instead of the console a person reads.
+_metrics_sink: Callable[[str], None] | None = None
+
+
+def send_metrics_to(sink: Callable[[str], None] | None) -> None:
+    """Routes every EMF record (one JSON line) to `sink`; None restores stdout."""
+    global _metrics_sink
+    _metrics_sink = sink
 
 
 @lru_cache(maxsize=1)
@@ -35,7 +46,7 @@ def logger() -> Any:
 def _emit(name: str, unit: str, value: float, dimensions: dict[str, str]) -> None:
     """One EMF record per metric: each carries exactly its own dimensions (a shared Metrics object
     would carry one call's dimensions into the next), and handlers may run outside a Lambda context."""
-    from aws_lambda_powertools.metrics import MetricUnit, single_metric
+    from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 
     from chalicelib.config import SettingsError, settings
 
@@ -44,10 +55,19 @@ def _emit(name: str, unit: str, value: float, dimensions: dict[str, str]) -> Non
             return
     except SettingsError:
         pass  # count anyway: a broken configuration is exactly when the numbers matter
-    with single_metric(name=name, unit=MetricUnit[unit], value=value, namespace=NAMESPACE,
-                       default_dimensions={"service": SERVICE}) as metric:
-        for key, dimension in dimensions.items():
-            metric.add_dimension(name=key, value=dimension)
+    # EphemeralMetrics rather than single_metric, which can only print(): the record is serialized here
+    # and written to the sink. `service` first keeps the dimension order single_metric gave.
+    metric = EphemeralMetrics(namespace=NAMESPACE, service=SERVICE)
+    metric.add_dimension(name="service", value=SERVICE)
+    for key, dimension in dimensions.items():
+        metric.add_dimension(name=key, value=dimension)
+    metric.add_metric(name=name, unit=MetricUnit[unit], value=value)
+    line = json.dumps(metric.serialize_metric_set(), separators=(",", ":"))
+    sink = _metrics_sink
+    if sink is None:
+        print(line)
+    else:
+        sink(line)
 
 
 def count(name: str, value: float = 1, **dimensions: str) -> None:

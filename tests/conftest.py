@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -22,22 +23,17 @@ ROOT = Path(__file__).resolve().parents[1]
 EVENTS = ROOT / "tests" / "events"
 SHARED_CORPUS = ROOT.parent / "shared" / "corpus"
 REGION = "eu-central-1"
-STORE_DOMAIN = "shop.example"
 
 
 def provision(region: str = REGION) -> None:
-    """Creates ShopDesk's resources in whatever AWS the clients reach (moto here)."""
+    """Creates ShopDesk's resources (as the local stack does) in whatever AWS the clients reach (moto here)."""
     import boto3
 
     from chalicelib.config import settings
-    from chalicelib.resources import table_definition
+    from chalicelib.local.provision import provision as provision_resources
 
     config = settings()
-    boto3.client("dynamodb", region_name=region).create_table(**table_definition(config.table_name))
-    boto3.client("s3", region_name=region).create_bucket(
-        Bucket=config.raw_mail_bucket, CreateBucketConfiguration={"LocationConstraint": region}
-    )
-    boto3.client("ses", region_name=region).verify_domain_identity(Domain=STORE_DOMAIN)
+    provision_resources(partial(boto3.client, region_name=region), config.names, region, config.support_addresses)
 
 
 @pytest.fixture

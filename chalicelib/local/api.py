@@ -25,12 +25,36 @@ def _die_with_parent(parent: int) -> None:
         sys.exit(0)
 
 
+def _route_logs() -> None:
+    """The same console lines and log file as the stack; one line per request, its path without the query."""
+    import logging
+    from urllib.parse import unquote, urlsplit
+
+    from chalice.local import ChaliceRequestHandler
+
+    from chalicelib.local.env import LocalConfig
+    from chalicelib.local.logs import install
+
+    install(LocalConfig.from_environ().state_dir)
+    log = logging.getLogger("shopdesk_local.api")
+
+    def log_request(self: ChaliceRequestHandler, code: int | str = "-", size: int | str = "-") -> None:
+        log.info("API %s %s -> %s", self.command, unquote(urlsplit(self.path).path), code)
+
+    def log_message(self: ChaliceRequestHandler, format: str, *args: object) -> None:
+        log.warning("API: %s", format % args)
+
+    ChaliceRequestHandler.log_request = log_request
+    ChaliceRequestHandler.log_message = log_message
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m chalicelib.local.api")
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--parent", type=int, required=True)
     args = parser.parse_args(argv)
     _die_with_parent(args.parent)
+    _route_logs()
     from chalice.cli import main as chalice_main
 
     sys.argv = ["chalice", "--project-dir", str(PROJECT_ROOT), "local", "--stage", STAGE, "--host", HOST,

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import html
 import json
+import logging
 import re
 import uuid
 from collections.abc import Callable, Mapping
@@ -16,6 +17,7 @@ from chalicelib.local.httpd import BackgroundHTTPServer, QuietHandler
 from chalicelib.local.keys import ROLES, TOKEN_LIFETIME_SECONDS, LocalKey, TokenRequestError, sign_token
 from chalicelib.local.outbox import Outbox
 
+log = logging.getLogger("shopdesk_local")
 E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 MAX_SMS_CHARS = 1600
 SCHEDULE_WAIT_SECONDS = 60.0
@@ -153,6 +155,7 @@ class Console:
                               inbound_id if isinstance(inbound_id, str) and inbound_id else None,
                               document.get("previousPublishedMessageId") or None)
         self.deps.publish_sms(message)
+        log.info("SMS: received %s (%d characters)", message["inboundMessageId"], len(text))
         request.send_json(202, {"inboundMessageId": message["inboundMessageId"],
                                 "handlers": self.deps.sms_functions,
                                 **({} if self.deps.sms_functions else

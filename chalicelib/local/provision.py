@@ -1,4 +1,6 @@
-"""Creates ShopDesk's resources in the emulator from chalicelib.resources, the definitions the deployment uses."""
+"""Creates ShopDesk's resources in an emulator (moto's server or mock_aws) from chalicelib.resources, the
+definitions the deployment uses: the one provisioning code of the local stack, the tests and the benchmarks.
+Never imported by `app.py`; infra/ creates the same resources in CDK."""
 from __future__ import annotations
 
 import logging
@@ -40,11 +42,17 @@ def mail_domains(addresses: Iterable[str]) -> list[str]:
 
 def provision(make_client: Callable[[str], Any], names: ResourceNames, region: str,
               support_addresses: Iterable[str]) -> Provisioned:
-    """Table (with its indexes), raw-mail bucket, topics, verified domains and the SES receipt rule."""
+    """Table (with its indexes), raw-mail bucket, topics, verified domains and the SES receipt rule.
+
+    `make_client(service)` builds the boto3 client to create them with: under mock_aws (tests, benchmarks)
+    `functools.partial(boto3.client, region_name=...)`; for moto's server, chalicelib.local.aws.client.
+    """
     addresses = sorted(a.lower() for a in support_addresses)
     make_client("dynamodb").create_table(**table_definition(names.table))
     s3 = make_client("s3")
-    s3.create_bucket(Bucket=names.raw_mail_bucket, CreateBucketConfiguration={"LocationConstraint": region})
+    # us-east-1 is the one region that refuses a LocationConstraint naming itself.
+    location = {} if region == "us-east-1" else {"CreateBucketConfiguration": {"LocationConstraint": region}}
+    s3.create_bucket(Bucket=names.raw_mail_bucket, **location)
     sns = make_client("sns")
     topics = {
         name: sns.create_topic(Name=name)["TopicArn"]

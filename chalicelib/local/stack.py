@@ -191,11 +191,13 @@ class Stack:
 
     def banner(self, out: TextIO) -> None:
         from chalicelib.local.keys import sign_token
+        from chalicelib.local.logs import log_path
 
         print("\nShopDesk is running on this machine (stage 'local'):", file=out)
         for name, url in self.links().items():
             print(f"  {name:<30} {url}", file=out)
         print(f"  {'JWT public key (authorizer)':<30} {self.config.public_key_path}  kid={self.key.kid}", file=out)
+        print(f"  {'full logs and metrics (JSON)':<30} {log_path(self.config.state_dir)}", file=out)
         registry = self.registry
         handled = ", ".join(f"{t} -> {f}" for t, f in registry.subscriptions.items()) or "none"
         print(f"  {'SNS topics delivered':<30} {handled}", file=out)
@@ -209,7 +211,8 @@ class Stack:
                 "['support@shop.example'], b'Subject: Hello\\r\\n\\r\\nWhere is my order?')")
         print(f"\nTry:  python -c \"{send.format(port=self.config.smtp_port)}\"", file=out)
         print(f"      curl {self.config.console_url}/outbox", file=out)
-        print("Ctrl-C stops everything.\n", file=out, flush=True)
+        print("Ctrl-C stops everything. Below: one line per event (mail, SMS, tickets, acknowledgements, sweeps).\n",
+              file=out, flush=True)
 
     def stop(self) -> None:
         """Stops in reverse order of starting; safe to call twice."""
@@ -226,8 +229,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--demo", action="store_true", help="seed a few customers and tickets through SMTP")
     parser.add_argument("--no-api", action="store_true", help="do not start `chalice local`")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-                        datefmt="%H:%M:%S", stream=sys.stderr)
     stopping = threading.Event()
 
     def on_signal(signum: int, _frame: Any) -> None:
@@ -240,6 +241,10 @@ def main(argv: list[str] | None = None) -> int:
     except LocalConfigError as exc:
         print(f"shopdesk local: {exc}", file=sys.stderr)
         return 2
+    from chalicelib.local.logs import install
+
+    apply_environment(stage_environment(config))  # the service's logger reads the stage's settings
+    install(config.state_dir)
     stack = Stack(config, api=not args.no_api)
     try:
         stack.start(cancelled=stopping.is_set)

