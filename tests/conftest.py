@@ -23,6 +23,7 @@ ROOT = Path(__file__).resolve().parents[1]
 EVENTS = ROOT / "tests" / "events"
 SHARED_CORPUS = ROOT.parent / "shared" / "corpus"
 REGION = "eu-central-1"
+STORE_DOMAIN = "shop.example"  # the domain SES verifies in provisioning: the support addresses' domain
 
 
 def provision(region: str = REGION) -> None:
