@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from chalice import Chalice, Rate
+from chalice.app import Chalice, Rate
 
 from chalicelib.api import routes, sla_routes  # noqa: F401 - each declares its routes on the blueprint
 from chalicelib.api.endpoint import api

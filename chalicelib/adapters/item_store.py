@@ -234,7 +234,8 @@ class InMemoryItemStore:
         for attribute, amount in add.items():
             item[attribute] = Decimal(item.get(attribute, 0)) + amount
         item.update(_dynamo_like(values))
-        return _copied(item)
+        copied: Item = _copied(item)
+        return copied
 
     def add(self, key: Key, add: dict[str, int], set_values: dict[str, Any] | None = None) -> Item:
         self.calls.append("UpdateItem")

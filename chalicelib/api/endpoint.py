@@ -13,7 +13,7 @@ import typing
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from chalice import AuthResponse, Blueprint, Response
+from chalice.app import AuthResponse, Blueprint, Response
 
 from chalicelib.domain.principals import Principal, Role
 

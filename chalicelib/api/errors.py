@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from chalice import Response
+from chalice.app import Response
 
 from chalicelib.domain.errors import (
     AlreadyExists,

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from chalice import Response
+from chalice.app import Response
 
 from chalicelib.api.endpoint import endpoint, multi, query_of, responds, shop
 from chalicelib.domain.principals import Principal, Role

@@ -39,7 +39,7 @@ def _message_class() -> Any:
     # Imported on first use so that importing chalicelib.mail.parse stays cheap at cold start.
     from email_reply_parser import EmailMessage
 
-    class _LinearQuoteHeaderMessage(EmailMessage):
+    class _LinearQuoteHeaderMessage(EmailMessage):  # type: ignore[misc]  # the library ships no types
         MULTI_QUOTE_HDR_REGEX_MULTILINE = re.compile(r"(?!)")  # never matches; _join_quote_header did it
 
     return _LinearQuoteHeaderMessage

@@ -62,8 +62,9 @@ def _addresses(value: Any, name: str) -> tuple[str, ...]:
 
 def _verdict(receipt: dict[str, Any], name: str) -> str:
     value = receipt.get(name)
-    if isinstance(value, dict) and isinstance(value.get("status"), str):
-        return value["status"].upper()
+    status = value.get("status") if isinstance(value, dict) else None
+    if isinstance(status, str):
+        return status.upper()
     return "PROCESSING_FAILED"  # absent verdicts are "unknown", never PASS
 
 
