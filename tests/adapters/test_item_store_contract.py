@@ -1,23 +1,11 @@
 """One contract for the ItemStore port, run against the in-memory fake and DynamoDB (moto)."""
 from __future__ import annotations
 
-from collections.abc import Iterator
 from decimal import Decimal
 
 import pytest
 
-from chalicelib.adapters.item_store import ABSENT, Add, ConditionFailed, InMemoryItemStore, ItemStore, Put
-
-
-@pytest.fixture(params=["memory", "dynamodb"])
-def store(request: pytest.FixtureRequest) -> Iterator[ItemStore]:
-    if request.param == "memory":
-        yield InMemoryItemStore()
-        return
-    request.getfixturevalue("aws")
-    from chalicelib import bootstrap
-
-    yield bootstrap.shop().store
+from chalicelib.adapters.item_store import ABSENT, Add, ConditionFailed, ItemStore, Put
 
 
 def item(pk: str, sk: str, **values: object) -> dict[str, object]:

@@ -2,7 +2,6 @@
 fixed clock far from today, over the in-memory store and DynamoDB (moto) alike."""
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
@@ -10,7 +9,7 @@ import pytest
 
 from chalicelib.adapters import keys
 from chalicelib.adapters.clock import FixedClock
-from chalicelib.adapters.item_store import InMemoryItemStore, ItemStore
+from chalicelib.adapters.item_store import ItemStore
 from chalicelib.adapters.items import INBOUND_TTL_SECONDS
 from chalicelib.adapters.table_repository import RATE_TTL_SECONDS, TableRepository
 from chalicelib.domain.ids import iso
@@ -21,15 +20,6 @@ PAST = datetime(1999, 12, 31, 23, 0, tzinfo=UTC)
 FUTURE = datetime(2091, 6, 1, 12, 0, tzinfo=UTC)
 
 
-@pytest.fixture(params=["memory", "dynamodb"])
-def store(request: pytest.FixtureRequest) -> Iterator[ItemStore]:
-    if request.param == "memory":
-        yield InMemoryItemStore()
-        return
-    request.getfixturevalue("aws")
-    from chalicelib import bootstrap
-
-    yield bootstrap.shop().store
 
 
 @pytest.mark.parametrize("moment", [PAST, FUTURE], ids=["past", "future"])
