@@ -10,7 +10,7 @@ from chalicelib.domain.calendar import describe_promise
 from chalicelib.domain.customers import Customer
 from chalicelib.domain.ids import iso, new_id, parse_iso
 from chalicelib.domain.threading import numbered_subject, reply_address
-from chalicelib.domain.tickets import Channel, Direction, Message, Ticket
+from chalicelib.domain.tickets import Channel, Direction, Message, Ticket, TicketEvent
 from chalicelib.ports import AlertPublisher, MailSender, MessageIdEntry, OutgoingEmail
 from chalicelib.services.sla_rules import promise_zone
 from chalicelib.templates import render_file
@@ -27,6 +27,7 @@ class Delivered:
 
     messages: list[Message] = field(default_factory=list)
     claims: list[MessageIdEntry] = field(default_factory=list)
+    events: list[TicketEvent] = field(default_factory=list)  # e.g. a notice the provider refused
 
 
 def warning_recipients(ticket: Ticket, settings: Settings) -> list[str]:

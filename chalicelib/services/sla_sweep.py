@@ -7,7 +7,7 @@ from datetime import timedelta
 from typing import Any
 
 from chalicelib.config import Settings
-from chalicelib.domain.errors import VersionConflict
+from chalicelib.domain.errors import Rejected, VersionConflict
 from chalicelib.domain.ids import iso, new_id, parse_iso
 from chalicelib.domain.sla_clock import Due, SlaClock, due_now
 from chalicelib.domain.sla_config import ON_DUTY, SlaTerms
@@ -223,6 +223,12 @@ class _Sweep:
         for notice in notices:
             try:
                 result = self._send(ticket, notice)
+            except Rejected:  # refused for good (the address rejects mail): drop it, say so on the ticket
+                self.outcome.notices_failed += 1
+                sent.append(str(notice["id"]))
+                delivered.events.append(self._event(ticket, EventType.SLA_NOTICE_FAILED, notice=notice.get("kind"),
+                                                    reason="rejected by the mail provider"))
+                continue
             except Exception:  # one failed notice must not stop the sweep; its lease retries it later
                 self.outcome.notices_failed += 1
                 continue
@@ -255,7 +261,8 @@ class _Sweep:
                 return
             remaining = [n for n in current.sla_notices if str(n.get("id")) not in sent]
             self.deps.repository.apply(TicketChange(ticket=restamp(replace(current, sla_notices=remaining)),
-                                                    messages=delivered.messages, claim_message_ids=delivered.claims))
+                                                    messages=delivered.messages, events=delivered.events,
+                                                    claim_message_ids=delivered.claims))
 
         try:
             retry_on_conflict(record, attempts=_RECORD_ATTEMPTS,

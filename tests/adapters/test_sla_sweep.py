@@ -279,3 +279,29 @@ def test_a_ticket_that_cannot_be_handled_does_not_hold_up_the_others(desk: Desk)
     outcome = desk.sweep()
     assert outcome.failed == [broken] and outcome.breaches == 1
     assert len(desk.events(fine, "sla_breached")) == 1
+
+
+def test_a_warning_the_mail_provider_rejects_is_dropped_with_an_event_not_retried(desk: Desk) -> None:
+    """Given SES refuses the warning for good, when the sweep sends it, then the ticket records the failed
+    notice and no later sweep tries again (a retry would be refused the same way, every minute)."""
+    from botocore.exceptions import ClientError
+
+    from chalicelib.adapters.aws import client as aws_client
+
+    ticket_id = desk.receive()
+
+    def reject(**_: Any) -> None:
+        raise ClientError({"Error": {"Code": "MessageRejected", "Message": "Address blacklisted."}}, "SendRawEmail")
+
+    ses = aws_client("ses", REGION)
+    ses.meta.events.register("before-call.ses.SendRawEmail", reject)
+    try:
+        desk.at(berlin(24, 13, 31))
+        first = desk.sweep()
+    finally:
+        ses.meta.events.unregister("before-call.ses.SendRawEmail", reject)
+    assert (first.warnings, first.notices_sent, first.notices_failed) == (1, 0, 1)
+    assert [e.data.get("reason") for e in desk.events(ticket_id, "sla_notice_failed")] == [
+        "rejected by the mail provider"]
+    desk.at(berlin(24, 13, 45))
+    assert desk.sweep().examined == 0

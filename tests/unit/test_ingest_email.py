@@ -295,3 +295,19 @@ def test_outcome_is_json_serialisable_without_personal_data(shop: FakeShop) -> N
     outcome = shop.receive(build_mail()[0])
     text = json.dumps(asdict(outcome))
     assert CUSTOMER not in text and "order" not in text.lower()
+
+
+def test_an_acknowledgement_ses_rejects_is_recorded_on_the_ticket_and_never_retried(shop: FakeShop) -> None:
+    """Given SES refuses the acknowledgement for good (MessageRejected), when the mail is ingested, then the
+    ticket says why no acknowledgement went, the delivery is done (no Lambda retry storm), and a redelivery
+    sends nothing."""
+    shop.mail.refuse.add(CUSTOMER)
+    raw, _ = build_mail()
+    outcome = shop.receive(raw, ses_id="rejected-ack")
+    assert outcome.status == "created" and outcome.acknowledged is False
+    [ticket] = shop.items("ticket")
+    assert ticket["ack_state"] == "skipped" and "MessageRejected" in ticket["ack_reason"]
+    [delivery] = shop.items("inbound")
+    assert delivery["state"] == "done"
+    assert shop.receive(raw, ses_id="rejected-ack").status == "duplicate"
+    assert shop.mail.sent == []

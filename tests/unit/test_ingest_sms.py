@@ -241,3 +241,11 @@ def test_our_own_number_and_empty_texts_are_dropped(shop: FakeSmsShop) -> None:
     assert shop.text("loop?", origination=STORE_NUMBER).status == "dropped"
     assert shop.text("   ").status == "dropped"
     assert shop.items("ticket") == [] and shop.sms.sent == []
+
+
+def test_sms_ingest_takes_the_sla_setup_production_takes(shop: FakeSmsShop) -> None:
+    """The SMS fake is built by the composition root like production: the stored SLA configuration applies."""
+    outcome = shop.text("My parcel is late")
+    [ticket] = shop.items("ticket")
+    assert outcome.status == "created" and ticket["sla"]["terms"]["policy_id"] == "default"
+    assert shop.deps.sla.repository is not None
