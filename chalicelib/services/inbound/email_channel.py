@@ -86,7 +86,7 @@ def _addressing(mail: ParsedEmail, receipt: SesReceipt, settings: Settings) -> t
             queue_address = queue_address or signed[1]
         elif address in ours:
             queue_address = queue_address or address
-    return queue_address or next(iter(ours)), reply_ticket
+    return queue_address or settings.address_for(settings.default_queue), reply_ticket
 
 
 def inbound_email(mail: ParsedEmail, receipt: SesReceipt, sender: str, raw_location: str,
