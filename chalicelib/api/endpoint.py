@@ -7,9 +7,7 @@ type checking only and `endpoint` resolves them on the first request, so `import
 from __future__ import annotations
 
 import functools
-import inspect
 import json
-import typing
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -66,15 +64,22 @@ def _json_body(request: Any) -> Any:
         raise ApiError(400, "invalid_json", "the body is not valid JSON") from exc
 
 
+def _takes_body(view: Callable[..., Any]) -> bool:
+    code = view.__code__  # not inspect.signature: importing inspect costs cold start ~5 ms
+    return "body" in code.co_varnames[:code.co_argcount + code.co_kwonlyargcount]
+
+
 def body_model(view: Callable[..., Any]) -> type[BaseModel] | None:
     """The pydantic model a view's `body` parameter is annotated with (None: the route takes no body)."""
-    if "body" not in inspect.signature(view).parameters:
+    if not _takes_body(view):
         return None
     return _resolved_body_model(view)
 
 
 @functools.cache
 def _resolved_body_model(view: Callable[..., Any]) -> type[BaseModel]:
+    import typing
+
     from chalicelib.api import models
 
     hints = typing.get_type_hints(view, globalns={**view.__globals__, "models": models})
@@ -88,7 +93,7 @@ def endpoint(path: str, methods: list[str], role: Role | None,
     api.models, makes the route parse and validate a JSON body."""
 
     def decorate(view: Callable[..., Any]) -> Callable[..., Any]:
-        takes_body = "body" in inspect.signature(view).parameters
+        takes_body = _takes_body(view)
 
         @functools.wraps(view)
         def handler(**params: Any) -> Response:
