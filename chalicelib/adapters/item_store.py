@@ -114,6 +114,24 @@ class ItemStore(Protocol):
         ...
 
 
+MAX_ITEM_BYTES = 400 * 1024  # DynamoDB's limit: attribute names and values, in bytes (UTF-8 for strings)
+
+
+def item_bytes(value: Any) -> int:
+    """An item's size as DynamoDB counts it (close enough to refuse what DynamoDB refuses)."""
+    if isinstance(value, str):
+        return len(value) if value.isascii() else len(value.encode("utf-8", "surrogatepass"))
+    if isinstance(value, bytes | bytearray):
+        return len(value)
+    if isinstance(value, dict):
+        return 3 + sum(item_bytes(k) + item_bytes(v) + 1 for k, v in value.items())
+    if isinstance(value, list | tuple | set | frozenset):
+        return 3 + sum(item_bytes(v) + 1 for v in value)
+    if isinstance(value, bool) or value is None:
+        return 1
+    return 1 + len(str(value)) // 2 + 1  # numbers: about one byte per two significant digits
+
+
 def _copied(value: Any) -> Any:
     """A copy of stored containers (callers may mutate what they read); scalars are immutable."""
     if isinstance(value, dict):
@@ -215,6 +233,8 @@ class InMemoryItemStore:
             raise ValueError("a transaction holds at most 100 operations")
         if len(set(idents)) != len(idents):
             raise ValueError("a transaction may touch each item once")  # as DynamoDB's ValidationException
+        if any(isinstance(op, Put) and item_bytes(op.item) > MAX_ITEM_BYTES for op in operations):
+            raise ValueError("Item size has exceeded the maximum allowed size")  # as DynamoDB's ValidationException
         failed = [
             n for n, op in enumerate(operations)
             if isinstance(op, Put) and not self._holds(self.items.get(idents[n]), op.expect)

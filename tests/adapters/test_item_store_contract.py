@@ -117,3 +117,13 @@ def test_bounded_index_range_pages_in_order(store: ItemStore) -> None:
             break
     # DynamoDB may end with an empty page (a full page always carries a cursor); the fake need not.
     assert [p for p in pages if p] == [["TICKET#0", "TICKET#1"], ["TICKET#2", "TICKET#3"]]
+
+
+def test_an_item_over_400_kb_of_bytes_is_refused_by_both(store: ItemStore) -> None:
+    """DynamoDB counts bytes, not characters: 110,000 emoji are 440 KB. The fake refuses what DynamoDB does."""
+    from chalicelib.domain.errors import DomainError
+
+    with pytest.raises((ValueError, DomainError)):
+        store.transact([Put({"pk": "BIG", "sk": "BIG", "body": "😀" * 110_000})])
+    assert store.get({"pk": "BIG", "sk": "BIG"}) is None
+    store.transact([Put({"pk": "OK", "sk": "OK", "body": "😀" * 90_000})])  # 360 KB: fits

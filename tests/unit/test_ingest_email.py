@@ -311,3 +311,12 @@ def test_an_acknowledgement_ses_rejects_is_recorded_on_the_ticket_and_never_retr
     assert delivery["state"] == "done"
     assert shop.receive(raw, ses_id="rejected-ack").status == "duplicate"
     assert shop.mail.sent == []
+
+
+def test_a_body_large_in_bytes_but_not_in_characters_goes_to_the_blob_store(shop: FakeShop) -> None:
+    """DynamoDB's 400 KB counts bytes: 30,000 emoji are 60,000 characters in text and visible text but
+    240 KB of UTF-8, so the body goes to S3 by its encoded size (a bigger one could never be stored)."""
+    raw, _ = build_mail(body="😀" * 30_000)
+    assert shop.receive(raw).status == "created"
+    [message] = [m for m in shop.items("message") if m["direction"] == "inbound"]
+    assert message["body_key"] and len(message["body_text"].encode()) <= 80_000

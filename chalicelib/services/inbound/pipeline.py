@@ -34,12 +34,12 @@ from chalicelib.ports import (
     TicketChange,
 )
 from chalicelib.services.identities import plan_identities
-from chalicelib.services.inbound import acknowledge, bounces, intake
+from chalicelib.services.inbound import ack_policy, acknowledge, bounces, intake
 from chalicelib.services.inbound.message import InboundDeps, InboundMessage, InboundOutcome
 from chalicelib.services.sla_rules import SlaRules
 
-INLINE_BODY_CHARS = 100_000  # beyond this the body goes to the blob store (DynamoDB items stop at 400 KB)
-PREVIEW_CHARS = 20_000
+INLINE_BODY_BYTES = 100_000  # beyond this (UTF-8) the body goes to the blob store: items stop at 400 KB of bytes
+PREVIEW_CHARS = 20_000  # at most 80 KB in UTF-8
 _DECISION_READS = 4  # GetItems a thread decision may add to the batch read (a ticket, its merge hops)
 
 
@@ -66,7 +66,7 @@ class _Attempt:
             message_ids=tuple(dict.fromkeys(i for i in (message.header_message_id, *message.thread_message_ids,
                                                         message.bounced_message_id) if i)),
             identities=tuple(dict.fromkeys([message.sender, *message.other_identities, *bounces.recipients(message)])),
-            rate_keys=(acknowledge.rate_key(message.sender[1], message.received_at),),
+            rate_keys=(ack_policy.rate_key(message.sender[1], message.received_at),),
             ticket_ids=(message.reply_ticket_id,) if message.reply_ticket_id else (),
             ticket_numbers=(message.subject_number,) if message.subject_number else (),
             conversations=(message.conversation,) if message.conversation else (),
@@ -121,7 +121,7 @@ class _Attempt:
         message, message_id = self.message, new_id()
         text, visible, html = message.text, message.visible_text, message.html
         body_key = None
-        if len(text) + len(visible) + len(html or "") > INLINE_BODY_CHARS:
+        if _utf8_size(text) + _utf8_size(visible) + _utf8_size(html or "") > INLINE_BODY_BYTES:
             body = json.dumps({"text": text, "visible_text": visible, "html": html}).encode()
             body_key = self.deps.blobs.put(f"bodies/{ticket_id}/{message_id}.json", body, "application/json")
             text, visible, html = text[:PREVIEW_CHARS], visible[:PREVIEW_CHARS], None
@@ -164,8 +164,8 @@ class _Attempt:
         plan = plan_identities([message.sender, *message.other_identities], lookup.identities,
                                name=message.sender_name[:200], now=self.now,
                                load_customer=deps.repository.get_customer)
-        rate_key = acknowledge.rate_key(message.sender[1], message.received_at)
-        ack_state, ack_reason = acknowledge.ack_decision(message, identity, lookup.rates.get(rate_key, 0),
+        rate_key = ack_policy.rate_key(message.sender[1], message.received_at)
+        ack_state, ack_reason = ack_policy.ack_decision(message, identity, lookup.rates.get(rate_key, 0),
                                                          deps.settings.acks_per_sender_per_hour)
         phones = [v for k, v in (message.sender, *message.other_identities) if k == "phone"]
         ticket_id = new_id()
@@ -212,3 +212,10 @@ class _Attempt:
             return InboundOutcome("resumed", ticket.id, ticket.number)
         acknowledged = acknowledge.acknowledge(ticket, self.message, self.deps)
         return InboundOutcome("resumed", ticket.id, ticket.number, acknowledged=acknowledged)
+
+
+def _utf8_size(text: str) -> int:
+    """Bytes as DynamoDB counts them, without encoding a large text just to measure it."""
+    if text.isascii():
+        return len(text)
+    return len(text.encode("utf-8", "surrogatepass"))

@@ -10,7 +10,7 @@ from chalicelib.domain.ids import iso
 from chalicelib.ports import CustomerChange, Identity, InboundRecord, Lookup, LookupResult, OutgoingSms
 from chalicelib.services.identities import plan_identities
 from chalicelib.services.inbound import intake
-from chalicelib.services.inbound.acknowledge import rate_key
+from chalicelib.services.inbound.ack_policy import rate_key
 from chalicelib.services.inbound.message import InboundDeps, InboundMessage, InboundOutcome, SmsRoute
 from chalicelib.services.retry import retry_on_conflict
 from chalicelib.sms import compose
