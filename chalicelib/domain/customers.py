@@ -8,6 +8,25 @@ EMAIL_PATTERN = re.compile(r"^[^@\s<>()\[\],;:\"]{1,64}@[A-Za-z0-9.-]{1,253}\.[A
 IDENTITY_KINDS = ("email", "phone")
 
 
+def checked_email(raw: str, field: str = "email") -> str:
+    """The one validation of an email address from outside (a mail's sender, a form, an agent): one
+    mailbox, no quoting, no control or line-break characters, a dotted domain; normalized as
+    `normalize_email`. InvalidInput (naming `field`) otherwise. Uses email-validator, without DNS."""
+    from email_validator import EmailNotValidError, validate_email
+
+    from chalicelib.domain.errors import InvalidInput
+
+    candidate = raw.strip().strip("<>").strip() if isinstance(raw, str) else ""
+    if not candidate or len(candidate) > 254 or not candidate.isprintable():
+        raise InvalidInput(f"{field} is not an email address", field)
+    try:
+        validated = validate_email(candidate, check_deliverability=False, allow_quoted_local=False,
+                                   allow_domain_literal=False, allow_display_name=False)
+    except EmailNotValidError as exc:
+        raise InvalidInput(f"{field} is not an email address: {exc}", field) from exc
+    return normalize_email(validated.normalized)
+
+
 def normalize_email(address: str) -> str:
     """Case-insensitive identity of a mailbox: trimmed, lower-cased, IDNA domain kept as ASCII."""
     address = address.strip().strip("<>").strip()
