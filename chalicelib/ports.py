@@ -1,12 +1,14 @@
 """Ports: the interfaces services depend on. Adapters implement them for AWS; fakes for tests."""
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
-from chalicelib.domain.customers import Customer
+from chalicelib.domain.customers import Customer, normalize_email
 from chalicelib.domain.macros import Macro
+from chalicelib.domain.privacy import pseudonym
 from chalicelib.domain.sla_clock import SlaFact
 from chalicelib.domain.sla_config import CalendarSpec, SlaPolicy
 from chalicelib.domain.tickets import Message, Ticket, TicketEvent
@@ -32,6 +34,19 @@ class MessageIdEntry:
     ticket_id: str
     kind: str  # "inbound" | "outbound"
     sender_hash: str = ""
+    # Outbound: pseudonyms of the addresses it was sent to. A delivery report citing it may mark only these
+    # undeliverable (empty: recorded before we kept them; then only the ticket's customer address counts).
+    recipients: tuple[str, ...] = ()
+
+    @classmethod
+    def outbound(cls, message_id: str, ticket_id: str, sent_to: Iterable[str]) -> MessageIdEntry:
+        """The entry of a mail we sent, with who it went to (the only addresses its bounces may mark)."""
+        return cls(message_id, ticket_id, "outbound", recipients=recipient_hashes(sent_to))
+
+
+def recipient_hashes(addresses: Iterable[str]) -> tuple[str, ...]:
+    """How an outbound Message-ID remembers its recipients: pseudonyms of the normalized addresses."""
+    return tuple(dict.fromkeys(pseudonym(normalize_email(a)) for a in addresses if a))
 
 
 @dataclass(frozen=True)

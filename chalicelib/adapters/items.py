@@ -150,13 +150,15 @@ def message_id_item(entry: MessageIdEntry) -> Item:
     item.update(message_id=entry.message_id, ticket_id=entry.ticket_id, kind=entry.kind)
     if entry.sender_hash:
         item["sender_hash"] = entry.sender_hash
+    if entry.recipients:
+        item["recipients"] = list(entry.recipients)
     return item
 
 
 def message_id_from_item(item: Item) -> MessageIdEntry:
     return MessageIdEntry(
         message_id=item["message_id"], ticket_id=item["ticket_id"], kind=item["kind"],
-        sender_hash=item.get("sender_hash", ""),
+        sender_hash=item.get("sender_hash", ""), recipients=tuple(item.get("recipients", ())),
     )
 
 

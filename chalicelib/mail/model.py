@@ -38,6 +38,7 @@ class BounceReport:
     original_message_id: str | None
     action: str  # "failed" | "delayed" | ...
     status: str  # e.g. "5.1.1"
+    reporting_mta: str = ""  # the per-message Reporting-MTA field RFC 3464 requires; "" when absent
 
 
 @dataclass

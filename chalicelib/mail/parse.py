@@ -392,12 +392,13 @@ def _bounce(report: Message) -> BounceReport | None:
     if report_type != "delivery-status" and not any(_content_type(c) in _DELIVERY_STATUS for c in children):
         return None
     recipients: list[str] = []
-    action = status = ""
+    action = status = reporting_mta = ""
     original_message_id: str | None = None
     for child in children:
         content_type = _content_type(child)
         if content_type in _DELIVERY_STATUS:
             for block in _status_blocks(child):
+                reporting_mta = reporting_mta or block.get("reporting-mta", "")[:255]
                 recipient = block.get("final-recipient") or block.get("original-recipient") or ""
                 block_action = block.get("action", "").lower()
                 if not recipient or block_action in ("delivered", "relayed", "expanded"):
@@ -414,7 +415,7 @@ def _bounce(report: Message) -> BounceReport | None:
         elif content_type in _RETURNED_HEADERS and original_message_id is None:
             headers = BytesHeaderParser(policy=policy.compat32).parsebytes(_payload_bytes(child))
             original_message_id = next(iter(_message_ids(_raw_values(headers, "message-id"))), None)
-    return BounceReport(recipients, original_message_id, action, status)
+    return BounceReport(recipients, original_message_id, action, status, reporting_mta)
 
 
 # ---------------------------------------------------------------------------------------------- entry point

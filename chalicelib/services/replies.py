@@ -143,8 +143,8 @@ def _send_email_reply(
     )
     events = [new_event(ticket.id, now, EventType.REPLY_SENT, principal.user_id, message_id=message_id,
                         channel="email")]
-    claims = [MessageIdEntry(header_id, ticket.id, "outbound"),
-              MessageIdEntry(sent.header_message_id, ticket.id, "outbound")]
+    claims = [MessageIdEntry.outbound(header_id, ticket.id, outgoing.to),
+              MessageIdEntry.outbound(sent.header_message_id, ticket.id, outgoing.to)]
     return message, events, claims
 
 

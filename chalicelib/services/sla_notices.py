@@ -98,6 +98,6 @@ def send_closed_notice(ticket: Ticket, notice: dict[str, Any], now: datetime, da
         automated_reason="closed after a quiet period", header_message_id=header_id,
         provider_message_id=sent.provider_id, delivered_message_id=sent.header_message_id,
     )
-    claims = [MessageIdEntry(header_id, ticket.id, "outbound"),
-              MessageIdEntry(sent.header_message_id, ticket.id, "outbound")]
+    claims = [MessageIdEntry.outbound(header_id, ticket.id, outgoing.to),
+              MessageIdEntry.outbound(sent.header_message_id, ticket.id, outgoing.to)]
     return Delivered([message], claims)

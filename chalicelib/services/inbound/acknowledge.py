@@ -79,8 +79,8 @@ def _mail_acknowledgement(ticket: Ticket, route: EmailRoute, message: InboundMes
         visible_text=text, automated=True, automated_reason="acknowledgement", header_message_id=ack_id,
         provider_message_id=sent.provider_id, delivered_message_id=sent.header_message_id,
     )
-    return recorded, [MessageIdEntry(ack_id, ticket.id, "outbound"),
-                      MessageIdEntry(sent.header_message_id, ticket.id, "outbound")]
+    return recorded, [MessageIdEntry.outbound(ack_id, ticket.id, outgoing.to),
+                      MessageIdEntry.outbound(sent.header_message_id, ticket.id, outgoing.to)]
 
 
 def _text_acknowledgement(ticket: Ticket, route: SmsRoute, promise: str, now: datetime,

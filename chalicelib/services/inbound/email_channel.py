@@ -112,6 +112,7 @@ def inbound_email(mail: ParsedEmail, receipt: SesReceipt, sender: str, raw_locat
         automated=automated_reason(mail), spam=spam, header_message_id=header_id, raw_location=raw_location,
         provider_message_id=receipt.ses_message_id, bounce=mail.bounce,
         bounced_message_id=normalize_message_id(mail.bounce.original_message_id or "") if mail.bounce else "",
+        envelope_sender=receipt.source, auth_failed=receipt.verdicts.authentication_failed,
         thread_message_ids=thread_ids, reply_ticket_id=reply_ticket,
         subject_number=subject_ticket_number(mail.subject) if trusted else None,
         reopen=ReopenRule(closed_days=settings.reopen_window_days, resolved_days=None), threads=not spam,

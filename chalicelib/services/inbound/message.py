@@ -21,6 +21,9 @@ class EmailRoute:
     subject: str
     in_reply_to: str | None = None  # None: the customer's mail had no Message-ID of its own
     references: tuple[str, ...] = ()
+    # False: the acknowledgement repeats nothing the sender typed (subject, name): a form anyone can fill
+    # in for any address must not make our mail carry a stranger's text to it.
+    echo_subject: bool = True
 
 
 @dataclass(frozen=True)
@@ -63,13 +66,15 @@ class InboundMessage:
     provider_message_id: str | None = None
     bounce: BounceReport | None = None
     bounced_message_id: str = ""
+    envelope_sender: str | None = None  # email: SMTP MAIL FROM as SES saw it ("" for the null sender <>)
+    auth_failed: bool = False  # email: SPF, DKIM or DMARC said FAIL: the sender may be forged, never answered
     # Threading: which tickets it may continue, in order, and when a finished ticket is reopened.
     thread_message_ids: tuple[str, ...] = ()
     reply_ticket_id: str | None = None
     subject_number: int | None = None
     conversation: tuple[str, str] | None = None  # (channel, number) whose current ticket it continues
     threads: bool = True  # False: always a new ticket (spam, a web form)
-    other_identities: tuple[tuple[str, str], ...] = ()  # also given (a form's phone); joins the customer
+    other_identities: tuple[tuple[str, str], ...] = ()  # also given, unproven: joins only a new customer
 
     @property
     def placed_at(self) -> datetime:
