@@ -77,6 +77,8 @@ class Settings:
     first_response_minutes: int = 240
     reopen_window_days: int = 30
     acks_per_sender_per_hour: int = 3
+    acks_per_domain_per_hour: int = 20  # rotating local parts (VERP, throwaway aliases) of one domain
+    acks_per_hour: int = 500  # the whole shop: a flood of forged senders cannot make us a mail cannon
     max_mail_bytes: int = 40 * 1024 * 1024
     log_level: str = "INFO"
     metrics_enabled: bool = True  # POWERTOOLS_METRICS_DISABLED=true silences EMF (benchmarks, scripts)
@@ -268,6 +270,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             first_response_minutes=int(env.get("SHOPDESK_FIRST_RESPONSE_MINUTES", "240")),
             reopen_window_days=int(env.get("SHOPDESK_REOPEN_WINDOW_DAYS", "30")),
             acks_per_sender_per_hour=int(env.get("SHOPDESK_ACKS_PER_SENDER_PER_HOUR", "3")),
+            acks_per_domain_per_hour=int(env.get("SHOPDESK_ACKS_PER_DOMAIN_PER_HOUR", "20")),
+            acks_per_hour=int(env.get("SHOPDESK_ACKS_PER_HOUR", "500")),
             log_level=env.get("POWERTOOLS_LOG_LEVEL", "INFO"),
             metrics_enabled=env.get("POWERTOOLS_METRICS_DISABLED", "false").strip().lower() not in ("1", "true"),
             auth=auth,

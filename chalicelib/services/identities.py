@@ -1,4 +1,7 @@
-"""Which customer a contact belongs to, from the identities it gives (email, phone), and which it brings new."""
+"""Which customer a contact belongs to, from the identities it gives (email, phone), and which it brings new.
+
+An agent's record of a call may join what it gives (`plan_identities`: the agent vouches). What a message
+gives beyond its own sender is unproven (`plan_unproven`): it never joins an existing customer."""
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
@@ -44,3 +47,17 @@ def plan_identities(
                 updated = updated.with_identity(kind, value)
             plan.customer_update = updated
     return plan
+
+
+def plan_unproven(
+    sender: tuple[str, str], unproven: Sequence[tuple[str, str]], known: Mapping[tuple[str, str], Identity], *,
+    name: str, now: str, load_customer: Callable[[str], Customer | None],
+) -> IdentityPlan:
+    """A message proves only its sender (it came from that address or number). The other identities it
+    gives (a contact form's phone) join only a customer this message creates, when none of them is known:
+    a known sender is never given a typed-in number, a known number never gains a typed-in address, and
+    no other customer's identity is touched. Anything more is an agent's act (link, merge)."""
+    given = [sender, *unproven]
+    if any(g in known for g in given):
+        return plan_identities([sender], known, name=name, now=now, load_customer=load_customer)
+    return plan_identities(given, known, name=name, now=now, load_customer=load_customer)

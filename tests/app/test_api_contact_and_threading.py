@@ -26,7 +26,8 @@ def test_contact_form_opens_web_ticket_and_acknowledges_by_email(api: Api) -> No
     status, body = api.call("POST", "/contact", FORM, role=None)
     assert status == 202 and body == {"status": "received", "ticket_number": 1001}
     ack = sent_mime()
-    assert ack["To"] == "dana@customer.example" and ack["Subject"] == "[#1001] Wrong size"
+    # Issue 11 (finding 9): a form's acknowledgement repeats nothing typed; it was "[#1001] Wrong size".
+    assert ack["To"] == "dana@customer.example" and ack["Subject"] == "[#1001] We received your message"
     assert ack["Auto-Submitted"] == "auto-replied"
     _, detail = api.call("GET", "/tickets/by-number/1001")
     assert detail["ticket"]["channel"] == "web"

@@ -57,11 +57,12 @@ def _mail_acknowledgement(ticket: Ticket, route: EmailRoute, message: InboundMes
                           deps: InboundDeps) -> tuple[Message, list[MessageIdEntry]]:
     settings = deps.settings
     ack_id = f"ack.{ticket.id}@{route.from_address.partition('@')[2]}"
-    customer = Customer(id=ticket.customer_id, name=ticket.customer_name)
+    # A route that must not echo (a form anyone fills in for any address) names neither subject nor name.
+    customer = Customer(id=ticket.customer_id, name=ticket.customer_name if route.echo_subject else "")
     text = render_file("ack_email.txt.j2", {
         "store": {"name": settings.store_name},
         "customer": {"name": customer.name, "first_name": customer.first_name},
-        "ticket": {"number": ticket.number, "subject": ticket.subject},
+        "ticket": {"number": ticket.number, "subject": ticket.subject if route.echo_subject else ""},
         "promise": promise,
     })
     outgoing = OutgoingEmail(

@@ -33,7 +33,7 @@ from chalicelib.ports import (
     NewTicketWrite,
     TicketChange,
 )
-from chalicelib.services.identities import plan_identities
+from chalicelib.services.identities import plan_unproven
 from chalicelib.services.inbound import ack_policy, acknowledge, bounces, intake
 from chalicelib.services.inbound.message import InboundDeps, InboundMessage, InboundOutcome
 from chalicelib.services.sla_rules import SlaRules
@@ -66,7 +66,7 @@ class _Attempt:
             message_ids=tuple(dict.fromkeys(i for i in (message.header_message_id, *message.thread_message_ids,
                                                         message.bounced_message_id) if i)),
             identities=tuple(dict.fromkeys([message.sender, *message.other_identities, *bounces.recipients(message)])),
-            rate_keys=(ack_policy.rate_key(message.sender[1], message.received_at),),
+            rate_keys=ack_policy.rate_keys(message),
             ticket_ids=(message.reply_ticket_id,) if message.reply_ticket_id else (),
             ticket_numbers=(message.subject_number,) if message.subject_number else (),
             conversations=(message.conversation,) if message.conversation else (),
@@ -161,13 +161,14 @@ class _Attempt:
     def _create(self, lookup: LookupResult, claims: list[MessageIdEntry], linked: str | None) -> InboundOutcome:
         message, deps = self.message, self.deps
         identity = lookup.identities.get(message.sender)
-        plan = plan_identities([message.sender, *message.other_identities], lookup.identities,
-                               name=message.sender_name[:200], now=self.now,
-                               load_customer=deps.repository.get_customer)
-        rate_key = ack_policy.rate_key(message.sender[1], message.received_at)
-        ack_state, ack_reason = ack_policy.ack_decision(message, identity, lookup.rates.get(rate_key, 0),
-                                                         deps.settings.acks_per_sender_per_hour)
-        phones = [v for k, v in (message.sender, *message.other_identities) if k == "phone"]
+        # The channel proves the sender; what else a message gives (a form's phone) is unproven and never
+        # joins an existing customer (plan_unproven). The ticket shows only identities that are the customer's.
+        plan = plan_unproven(message.sender, message.other_identities, lookup.identities,
+                             name=message.sender_name[:200], now=self.now, load_customer=deps.repository.get_customer)
+        rate_keys = ack_policy.rate_keys(message)
+        ack_state, ack_reason = ack_policy.ack_decision(message, identity, lookup.rates, deps.settings)
+        owned = {message.sender, *((i.kind, i.value) for i in plan.new_identities)}
+        phones = [v for k, v in (message.sender, *message.other_identities) if k == "phone" and (k, v) in owned]
         ticket_id = new_id()
         ticket = Ticket(
             id=ticket_id, number=0, subject=(message.subject or "(no subject)")[:500],
@@ -194,7 +195,7 @@ class _Attempt:
             inbound=InboundRecord(*self.source, state="stored" if pending else "done", ticket_id=ticket_id),
             new_customer=plan.new_customer, new_identities=plan.new_identities, customer_update=plan.customer_update,
             claim_message_ids=[replace(c, ticket_id=ticket_id) for c in claims],
-            rate_increments=[rate_key] if pending else [], expected_number=lookup.next_ticket_number,
+            rate_increments=list(rate_keys) if pending else [], expected_number=lookup.next_ticket_number,
             conversation=conversation,
         ))
         acknowledged = acknowledge.acknowledge(created, message, deps) if pending else False

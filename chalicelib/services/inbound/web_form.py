@@ -1,5 +1,11 @@
 """The web contact form: a submission becomes one inbound message (channel web) with the email
-acknowledgement, behind a honeypot and per-address and per-IP rate limits."""
+acknowledgement, behind a honeypot and per-address and per-IP rate limits.
+
+Nothing typed into a form is proven: anyone can give anyone's email address and phone number. The email
+is the sender (it gets the acknowledgement, a neutral one that repeats nothing typed); the phone is kept
+as unverified text on the ticket and joins only a customer the form creates (neither identity known), so a
+form cannot attach a stranger's number to a customer or a stranger's address to the number's owner.
+Linking is an agent's act."""
 from __future__ import annotations
 
 import json
@@ -20,6 +26,7 @@ from chalicelib.sms.numbers import normalize_phone
 SOURCE = "web"
 PER_IP_PER_HOUR = 10
 PER_ADDRESS_PER_HOUR = 5
+ACK_SUBJECT = "We received your message"  # the acknowledgement's subject: "[#1001] We received your message"
 _EMAIL = re.compile(r"^[^@\s<>()\[\],;:\"]{1,64}@[A-Za-z0-9.-]{1,253}\.[A-Za-z0-9-]{2,63}$")
 
 
@@ -67,17 +74,19 @@ def submit_contact(form: ContactForm, deps: InboundDeps) -> int | None:
     text = form.message.strip()
     if form.order_number:
         text = f"{text}\n\nOrder number: {form.order_number.strip()}"
+    if phone:
+        text = f"{text}\n\nPhone (given in the form, not verified): {phone}"
     header_id = f"contact.{submission_id}@web.shopdesk.invalid"
     subject = form.subject.strip()
     message = InboundMessage(
         source=SOURCE, source_id=submission_id, channel=Channel.WEB, received_at=now, sender=("email", email),
         sender_name=form.name.strip(), queue=queue,
-        route=EmailRoute(from_address=address, to=email, subject=subject, in_reply_to=header_id,
-                         references=(header_id,)),
+        route=EmailRoute(from_address=address, to=email, subject=ACK_SUBJECT, in_reply_to=header_id,
+                         references=(header_id,), echo_subject=False),
         subject=subject, text=text, visible_text=text, to=(address,), header_message_id=header_id,
         raw_location=location, provider_message_id=submission_id,
         reopen=ReopenRule(closed_days=None, resolved_days=None),
         threads=False,  # a form always opens a new conversation: anyone can type any subject into it
-        other_identities=(("phone", phone),) if phone else (),
+        other_identities=(("phone", phone),) if phone else (),  # unproven: see identities.plan_unproven
     )
     return pipeline.deliver(message, deps).ticket_number
