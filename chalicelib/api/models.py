@@ -158,6 +158,7 @@ class MessageOut(BaseModel):
     internal: bool
     automated: bool
     author_id: str | None = None
+    from_stranger: bool = False  # cites the thread, but not from the ticket's customer
 
     model_config = ConfigDict(populate_by_name=True)
 

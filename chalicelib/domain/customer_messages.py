@@ -15,14 +15,17 @@ from chalicelib.domain.tickets import (
 
 
 def after_customer_message(ticket: Ticket, *, message_id: str, visible_text: str, at: str,
-                           automated: str | None, via: str) -> tuple[Ticket, list[TicketEvent]]:
+                           automated: str | None, via: str,
+                           from_stranger: bool = False) -> tuple[Ticket, list[TicketEvent]]:
     """The ticket once the customer's message joined it, and the events that say so. A person's message
     reopens a waiting or finished ticket, or closes a resolved one when it confirms ("yes, thanks");
-    a machine's message (auto-reply, bounce) never moves the status and is not activity."""
+    a machine's message (auto-reply, bounce) never moves the status and is not activity. A stranger's
+    message (not the ticket's customer, though it cites the thread) reopens, never confirms: only the
+    customer can close their ticket, and the event flags it for the agent."""
     status = status_after_customer_message(ticket.status, automated=automated is not None,
-                                           confirms=is_confirmation(visible_text))
+                                           confirms=is_confirmation(visible_text) and not from_stranger)
     events = [new_event(ticket.id, at, EventType.MESSAGE_RECEIVED, "customer", message_id=message_id, via=via,
-                        automated=automated)]
+                        automated=automated, from_stranger=True if from_stranger else None)]
     updated = replace(ticket, status=status, updated_at=at)
     if automated is None:
         # A late text takes its place in the thread by carrier time, but counts as activity now.

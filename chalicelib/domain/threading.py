@@ -58,6 +58,14 @@ def normalize_message_id(value: str) -> str:
     return value.strip().strip("<>").strip()
 
 
+def verdicts_prove_sender(verdicts: Mapping[str, str]) -> bool:
+    """Whether a mail's authentication verdicts (SES: PASS | FAIL | GRAY | PROCESSING_FAILED) show its
+    sender is who it says: SPF or DKIM PASS, and DMARC not FAIL. GRAY (no policy, no signature) proves
+    nothing, so a mail with only GRAY verdicts does not."""
+    spf, dkim, dmarc = (str(verdicts.get(name, "")).upper() for name in ("spf", "dkim", "dmarc"))
+    return dmarc != "FAIL" and "PASS" in (spf, dkim)
+
+
 # ---- which ticket an inbound message joins ------------------------------------------------------
 class ThreadedBy(StrEnum):
     MESSAGE_ID = "message-id"  # In-Reply-To / References name a message of the ticket

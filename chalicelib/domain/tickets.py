@@ -82,6 +82,7 @@ class Message:
     author_id: str | None = None  # the agent who wrote an outbound message or note
     raw_key: str | None = None  # where the raw MIME lives, so nothing received is lost
     body_key: str | None = None  # set when the body was too large for the item and lives in the blob store
+    from_stranger: bool = False  # inbound: cites the thread but is not from the ticket's customer (see the agent)
 
 
 class EventType(StrEnum):

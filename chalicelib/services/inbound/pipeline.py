@@ -13,7 +13,14 @@ from chalicelib.domain.customer_messages import after_customer_message
 from chalicelib.domain.errors import TransientFailure
 from chalicelib.domain.ids import iso, new_id
 from chalicelib.domain.privacy import pseudonym
-from chalicelib.domain.threading import NeedTicket, ThreadCandidate, ThreadDecision, ThreadedBy, decide_thread
+from chalicelib.domain.threading import (
+    NeedTicket,
+    ThreadCandidate,
+    ThreadDecision,
+    ThreadedBy,
+    decide_thread,
+    verdicts_prove_sender,
+)
 from chalicelib.domain.tickets import (
     AckState,
     Attachment,
@@ -86,7 +93,7 @@ class _Attempt:
             return bounces.attach(message, lookup, claims, self.deps, self._stored_message)
         decision = self._decide(lookup)
         if decision.ticket is not None:
-            return self._append(decision.ticket, claims, decision.via)
+            return self._append(decision.ticket, claims, decision.via, lookup)
         return self._create(lookup, claims, decision.linked_ticket_id)
 
     # ---- the thread --------------------------------------------------------------------------
@@ -99,7 +106,9 @@ class _Attempt:
         if message.reply_ticket_id:
             found.append(ThreadCandidate(message.reply_ticket_id, ThreadedBy.REPLY_ADDRESS))
         identity = lookup.identities.get(message.sender)
-        if message.subject_number in lookup.numbers and identity is not None:
+        # A subject token is only a hint anyone can type: only from the ticket's own customer, and only
+        # when the mail's authentication shows the From is not forged (GRAY is no proof).
+        if message.subject_number in lookup.numbers and identity is not None and verdicts_prove_sender(message.auth):
             found.append(ThreadCandidate(lookup.numbers[message.subject_number], ThreadedBy.SUBJECT_TOKEN,
                                          customer_id=identity.customer_id))
         if message.conversation and (pointer := lookup.conversations.get(message.conversation)):
@@ -145,11 +154,16 @@ class _Attempt:
                                      key=location, disposition=part.disposition, content_id=part.content_id))
         return stored
 
-    def _append(self, ticket: Ticket, claims: list[MessageIdEntry], via: ThreadedBy | None) -> InboundOutcome:
-        stored = self._stored_message(ticket.id)
+    def _append(self, ticket: Ticket, claims: list[MessageIdEntry], via: ThreadedBy | None,
+                lookup: LookupResult) -> InboundOutcome:
+        # Knowing a thread's Message-ID or reply address proves nothing about who writes: a message from
+        # anyone but the ticket's customer joins the thread flagged for the agent and never confirms closure.
+        identity = lookup.identities.get(self.message.sender)
+        stranger = identity is None or identity.customer_id != ticket.customer_id
+        stored = replace(self._stored_message(ticket.id), from_stranger=stranger)
         updated, events = after_customer_message(ticket, message_id=stored.id, visible_text=self.message.visible_text,
                                                  at=self.now, automated=self.message.automated,
-                                                 via=via.value if via else "")
+                                                 via=via.value if via else "", from_stranger=stranger)
         stamp = SlaRules(self.deps.sla, self.deps.settings).advance(updated, events, self.moment)
         self.deps.repository.apply(TicketChange(
             ticket=stamp.ticket, messages=[stored], events=stamp.events, sla_facts=stamp.facts, inbound_first=True,
