@@ -5,7 +5,7 @@ from typing import Any
 
 from chalice.app import Chalice, Rate
 
-from chalicelib.api import routes, sla_routes  # noqa: F401 - each declares its routes on the blueprint
+from chalicelib.api import identity_routes, routes, sla_routes  # noqa: F401 - each declares its routes on the blueprint
 from chalicelib.api.endpoint import api
 from chalicelib.config import stage_from_env
 from chalicelib.resources import APP_NAME, ResourceNames

@@ -142,6 +142,19 @@ class CustomerChange:
     identities: list[tuple[Identity, Identity | None]] = field(default_factory=list)  # (as stored, as read)
     inbound: InboundRecord | None = None
     rate_increments: list[str] = field(default_factory=list)
+    audit: list[AuditEntry] = field(default_factory=list)  # who changed what, written with the change
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    """A person's change to something that is not a ticket (a ticket has its events): kept for review."""
+
+    id: str
+    at: str
+    actor: str
+    action: str  # e.g. "undeliverable_cleared"
+    subject: str  # what was changed, pseudonymized where it is personal data ("email#<pseudonym>")
+    data: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass

@@ -13,6 +13,7 @@ from chalicelib.domain.macros import Macro
 from chalicelib.domain.tickets import AckState, Message, Ticket, TicketEvent, TicketStatus
 from chalicelib.ports import (
     AckRecord,
+    AuditEntry,
     Clock,
     CustomerChange,
     Identity,
@@ -343,12 +344,20 @@ class TableRepository:
         if change.inbound:
             operations.append(self._inbound_put(change.inbound, first=True))
         operations += [self._rate_add(r) for r in change.rate_increments]
+        operations += [Put(self._audit_item(a), {"pk": ABSENT}) for a in change.audit]
         try:
             self.store.transact(operations)
         except ConditionFailed as exc:
             if any(index < len(change.customers) for index in exc.indexes):
                 raise VersionConflict("the customer changed since it was read") from exc
             raise AlreadyExists("an identity or this delivery was written concurrently") from exc
+
+    @staticmethod
+    def _audit_item(entry: AuditEntry) -> Item:
+        """`AUDIT#<day>` / `<time>#<id>`: a day's changes by people, read back with one Query."""
+        return {"pk": f"AUDIT#{entry.at[:10]}", "sk": f"{entry.at}#{entry.id}", "entity": "audit", "id": entry.id,
+                "at": entry.at, "actor": entry.actor, "action": entry.action, "subject": entry.subject,
+                "data": dict(entry.data)}
 
     def all_customer_tickets(self, customer_id: str) -> list[Ticket]:
         found: list[Ticket] = []

@@ -311,3 +311,15 @@ class SlaReportOut(BaseModel):
     agents: dict[str, dict[str, TargetFigures]] | None = Field(default=None, description="managers only")
 
     model_config = ConfigDict(populate_by_name=True)
+
+
+class IdentityOut(BaseModel):
+    kind: Literal["email", "phone"]
+    value: str
+    customer_id: str
+    undeliverable: bool  # a mail system's delivery report said mail to it failed: no acknowledgements go there
+    sms_opted_out: bool  # the number texted STOP: nothing is texted to it until START
+
+
+class IdentityListOut(BaseModel):
+    items: list[IdentityOut]

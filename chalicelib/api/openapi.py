@@ -38,7 +38,11 @@ def _schema(name: str, components: dict[str, Any]) -> dict[str, Any]:
 
 @lru_cache(maxsize=1)
 def document() -> dict[str, Any]:
-    from chalicelib.api import routes, sla_routes  # noqa: F401 - every route module declares its routes
+    from chalicelib.api import (  # noqa: F401 - every route module declares its routes
+        identity_routes,
+        routes,
+        sla_routes,
+    )
     from chalicelib.api.endpoint import ROUTES, body_model
 
     components: dict[str, Any] = {}
