@@ -298,6 +298,10 @@ class TicketRepository(Protocol):
         named when it was used before (nothing was written then), else `message`."""
         ...
 
+    def find_reply(self, ticket_id: str, idempotency_key: str) -> Message | None:
+        """The reply an Idempotency-Key already named on this ticket (GetItem on the key, then the message)."""
+        ...
+
     def abandon_outbound(self, message: Message, idempotency_key: str | None = None) -> None:
         """The provider refused or could not be reached: the "sending" message and its key go."""
         ...

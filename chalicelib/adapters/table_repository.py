@@ -465,11 +465,15 @@ class TableRepository:
         except ConditionFailed as exc:
             if not idempotency_key or 0 not in exc.indexes:
                 raise AlreadyExists("this outbound message was written before") from exc
-            used = self.store.get(keys.reply_key(message.ticket_id, idempotency_key))
-            first = used and self.store.get(keys.message(message.ticket_id, used["created_at"], used["message_id"]))
-            if not first:  # abandoned in between (its send failed): the agent may send again
+            first = self.find_reply(message.ticket_id, idempotency_key)
+            if first is None:  # abandoned in between (its send failed): the agent may send again
                 raise VersionConflict("the idempotency key was released; send again") from exc
-            return items.message_from_item(first)
+            return first
+
+    def find_reply(self, ticket_id: str, idempotency_key: str) -> Message | None:
+        used = self.store.get(keys.reply_key(ticket_id, idempotency_key))
+        found = used and self.store.get(keys.message(ticket_id, used["created_at"], used["message_id"]))
+        return items.message_from_item(found) if found else None
 
     def abandon_outbound(self, message: Message, idempotency_key: str | None = None) -> None:
         operations: list[Operation] = [Delete(keys.message(message.ticket_id, message.created_at, message.id))]

@@ -35,7 +35,7 @@ def message_out(message: Message, blobs: BlobStore | None) -> dict[str, Any]:
             for a in message.attachments
         ],
         "created_at": message.created_at, "internal": message.internal, "automated": message.automated,
-        "author_id": message.author_id,
+        "author_id": message.author_id, "delivery_state": message.delivery_state,
     }
 
 
