@@ -1,11 +1,29 @@
 """Event handler bodies: wire the service, run it, log and count the outcome (never personal data)."""
 from __future__ import annotations
 
-from dataclasses import asdict
-from typing import Any
+from dataclasses import asdict, replace
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
 
 from chalicelib import bootstrap
 from chalicelib.observability import count, gauge, logger
+
+if TYPE_CHECKING:
+    from chalicelib.services.inbound.message import InboundDeps
+
+# Kept back from Lambda's remaining time: logging, metrics and returning still need a moment.
+_DEADLINE_RESERVE_SECONDS = 2.0
+
+
+def _inbound_deps(context: Any) -> InboundDeps:
+    """The inbound ports, with this invocation's deadline: records of sent messages back off until then
+    (never past Lambda's timeout), and a send claim's lease outlives it only by a margin."""
+    deps = bootstrap.shop().inbound()
+    remaining = getattr(context, "get_remaining_time_in_millis", None)
+    if not callable(remaining):
+        return deps
+    seconds = max(0.0, remaining() / 1000 - _DEADLINE_RESERVE_SECONDS)
+    return replace(deps, deadline=deps.clock.now() + timedelta(seconds=seconds))
 
 
 def handle_inbound_email(message: str, context: Any = None) -> dict[str, Any]:
@@ -16,7 +34,7 @@ def handle_inbound_email(message: str, context: Any = None) -> dict[str, Any]:
     if request_id:
         log.set_correlation_id(request_id)
     try:
-        outcome = ingest_email(message, bootstrap.shop().inbound())
+        outcome = ingest_email(message, _inbound_deps(context))
     except Exception:
         log.exception("email ingest failed; Lambda will retry and the raw mail stays stored")
         count("EmailIngestFailures")
@@ -38,7 +56,7 @@ def handle_inbound_sms(message: str, context: Any = None, delivered_at: str | No
     if request_id:
         log.set_correlation_id(request_id)
     try:
-        outcome = ingest_sms(message, bootstrap.shop().inbound(), delivered_at_from(delivered_at))
+        outcome = ingest_sms(message, _inbound_deps(context), delivered_at_from(delivered_at))
     except Exception:
         log.exception("sms ingest failed; Lambda will retry (the delivery record keeps it exactly once)")
         count("SmsIngestFailures")

@@ -130,6 +130,9 @@ class TicketChange:
     undeliverable: list[tuple[str, str]] = field(default_factory=list)  # identities to mark
     sla_facts: list[SlaFact] = field(default_factory=list)  # finished SLA measurements, for reports
     inbound_first: bool = False  # the delivery record must be new: a concurrent twin of the delivery fails
+    # Outbound messages written as "sending" before the provider call (`start_outbound`), now recorded:
+    # each replaces its "sending" item, conditionally, so a record that already landed is not applied twice.
+    outbound: list[Message] = field(default_factory=list)
 
 
 @dataclass
@@ -166,6 +169,28 @@ class AckRecord:
     event: TicketEvent
     message_ids: list[MessageIdEntry]
     inbound: InboundRecord | None = None
+
+
+SENDING = "sending"  # SendClaim.state: the claimant is sending (or died doing so: see lease_until)
+SENT = "sent"  # the provider accepted it; its ids are on the claim, so a resume records instead of resending
+
+
+@dataclass(frozen=True)
+class SendClaim:
+    """The right to send one outbound message (an acknowledgement, a keyword answer): only its claimant
+    sends. A claim whose lease ran out (its sender died) may be taken over; once `sent`, the provider's
+    ids say the message went, so whoever finds it records it rather than sending it again."""
+
+    key: str  # what is sent: "ack#<ticket>", "answer#<source>#<source id>"
+    owner: str  # one id per attempt that claimed it
+    lease_until: str  # ISO time: after it, a claim still "sending" may be taken over
+    state: str = SENDING
+    provider_id: str | None = None
+    header_message_id: str | None = None  # the Message-ID recipients see (SES rewrites ours)
+    version: int = 1  # every change of the claim is conditional on it
+
+    def held_by(self, owner: str) -> bool:
+        return self.owner == owner
 
 
 @dataclass(frozen=True)
@@ -279,6 +304,39 @@ class TicketRepository(Protocol):
 
     def all_customer_tickets(self, customer_id: str) -> list[Ticket]:
         """Every ticket of the customer, newest first (Query pages on the customer index)."""
+        ...
+
+    def claim_send(self, key: str, owner: str, lease_until: datetime) -> SendClaim:
+        """Claims the send `key` for `owner` until `lease_until` (conditionally: no claim yet, or one still
+        "sending" whose lease ran out). Returns the claim as stored: `owner`'s when it won, else the live or
+        sent claim of whoever holds it."""
+        ...
+
+    def mark_sent(self, claim: SendClaim, provider_id: str, header_message_id: str | None = None) -> SendClaim:
+        """The claimant's message went: the provider's ids go on the claim (conditional on its version)."""
+        ...
+
+    def release_send(self, claim: SendClaim) -> None:
+        """The claimant could not send: its lease ends now, so a retry may claim and send."""
+        ...
+
+    def start_outbound(self, message: Message, idempotency_key: str | None = None) -> Message:
+        """Writes an outbound message as "sending" before the provider is called, with its idempotency
+        key (unique per ticket, kept a day) in the same transaction. Returns the message the key already
+        named when it was used before (nothing was written then), else `message`."""
+        ...
+
+    def find_reply(self, ticket_id: str, idempotency_key: str) -> Message | None:
+        """The reply an Idempotency-Key already named on this ticket (GetItem on the key, then the message)."""
+        ...
+
+    def abandon_outbound(self, message: Message, idempotency_key: str | None = None) -> None:
+        """The provider refused or could not be reached: the "sending" message and its key go."""
+        ...
+
+    def mark_outbound(self, message: Message) -> None:
+        """The provider accepted a message whose record failed: the "sending" item is replaced by `message`
+        (delivery state and provider ids), conditionally, so the thread shows it went."""
         ...
 
 

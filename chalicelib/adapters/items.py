@@ -18,10 +18,12 @@ from chalicelib.domain.tickets import (
     TicketEvent,
     TicketStatus,
 )
-from chalicelib.ports import Identity, InboundRecord, MessageIdEntry, QuarantineRecord
+from chalicelib.ports import Identity, InboundRecord, MessageIdEntry, QuarantineRecord, SendClaim
 
 Item = dict[str, Any]
 INBOUND_TTL_SECONDS = 14 * 24 * 3600
+SEND_CLAIM_TTL_SECONDS = INBOUND_TTL_SECONDS  # as long as the delivery that may resume it
+REPLY_KEY_TTL_SECONDS = 24 * 3600
 
 
 def _values(record: Any) -> dict[str, Any]:
@@ -195,3 +197,23 @@ def macro_from_item(item: Item) -> Macro:
         add_tags=list(item.get("add_tags", [])), version=int(item.get("version", 1)),
         updated_by=item.get("updated_by", ""), updated_at=item.get("updated_at", ""),
     )
+
+
+def send_claim_item(claim: SendClaim, expires_at: int) -> Item:
+    item: Item = {**keys.send_claim(claim.key), "entity": "send_claim"}
+    item.update(_without_none(_values(claim)))
+    item["expires_at"] = expires_at
+    return item
+
+
+def send_claim_from_item(item: Item) -> SendClaim:
+    return SendClaim(
+        key=item["key"], owner=item["owner"], lease_until=item["lease_until"], state=item["state"],
+        provider_id=item.get("provider_id"), header_message_id=item.get("header_message_id"),
+        version=int(item["version"]),
+    )
+
+
+def reply_key_item(ticket_id: str, idempotency_key: str, message: Message, expires_at: int) -> Item:
+    return {**keys.reply_key(ticket_id, idempotency_key), "entity": "reply_key", "ticket_id": ticket_id,
+            "message_id": message.id, "created_at": message.created_at, "expires_at": expires_at}

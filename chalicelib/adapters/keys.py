@@ -63,6 +63,16 @@ def conversation(channel: str, number: str) -> Key:
     return _key(f"CONVO#{channel}#{number}", "CONVO")
 
 
+def send_claim(key: str) -> Key:
+    # One per outbound message that must go once (an acknowledgement, a keyword answer): who sends it.
+    return _key(f"SEND#{key}", "SEND")
+
+
+def reply_key(ticket_id: str, idempotency_key: str) -> Key:
+    # An agent's Idempotency-Key, per ticket: a resend with the same key returns the first reply.
+    return _key(f"REPLYKEY#{ticket_id}#{idempotency_key}", "REPLYKEY")
+
+
 MACROS_PARTITION = "MACROS"
 
 

@@ -2,7 +2,7 @@
 generated from them, so the document cannot drift from the code."""
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -31,6 +31,16 @@ class ReplyBody(Strict):
     status_after: Literal["pending", "resolved"] | None = None
     force: bool = False
     macro_id: str | None = Field(default=None, max_length=64, description="render this canned response")
+
+
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+
+
+def idempotency_key(headers: Any) -> str | None:
+    """The optional Idempotency-Key header of a reply (checked by the service: 1-128 of [A-Za-z0-9._:-]);
+    the same key on the same ticket returns the first reply and sends nothing."""
+    value = headers.get(IDEMPOTENCY_HEADER.lower()) if headers is not None else None
+    return str(value) if value is not None else None
 
 
 class NoteBody(Strict):
@@ -159,6 +169,9 @@ class MessageOut(BaseModel):
     automated: bool
     author_id: str | None = None
     from_stranger: bool = False  # cites the thread, but not from the ticket's customer
+    delivery_state: Literal["sending", "sent", "unconfirmed"] | None = Field(
+        default=None, description="an agent's reply: sending (outcome unknown), sent, or unconfirmed (sent, "
+                                  "not recorded on the ticket)")
 
     model_config = ConfigDict(populate_by_name=True)
 

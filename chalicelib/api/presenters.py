@@ -36,6 +36,7 @@ def message_out(message: Message, blobs: BlobStore | None) -> dict[str, Any]:
         ],
         "created_at": message.created_at, "internal": message.internal, "automated": message.automated,
         "author_id": message.author_id, "from_stranger": message.from_stranger,
+        "delivery_state": message.delivery_state,
     }
 
 

@@ -120,12 +120,14 @@ def patch_ticket(principal: Principal, _request: Any, ticket_id: str, body: mode
 @endpoint("/tickets/{ticket_id}/replies", ["POST"], role=Role.AGENT, status=201)
 @responds("MessageOut")
 def post_reply(principal: Principal, _request: Any, ticket_id: str, body: models.ReplyBody) -> dict[str, Any]:
+    from chalicelib.api import models
     from chalicelib.api.presenters import message_out
     from chalicelib.services.macros import apply_macro
     from chalicelib.services.replies import ReplyRequest, reply
 
     deps = _deps()
-    request = ReplyRequest(body=body.body, version=body.version, status_after=body.status_after, force=body.force)
+    request = ReplyRequest(body=body.body, version=body.version, status_after=body.status_after, force=body.force,
+                           idempotency_key=models.idempotency_key(_request.headers))
     if body.macro_id:
         request = apply_macro(body.macro_id, request, _checked_id(ticket_id), principal, deps)
     _ticket, message = reply(_checked_id(ticket_id), request, principal, deps)

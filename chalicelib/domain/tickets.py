@@ -83,6 +83,9 @@ class Message:
     raw_key: str | None = None  # where the raw MIME lives, so nothing received is lost
     body_key: str | None = None  # set when the body was too large for the item and lives in the blob store
     from_stranger: bool = False  # inbound: cites the thread but is not from the ticket's customer (see the agent)
+    # An agent's reply through the provider: "sending" (written before the call: if it stays, the outcome is
+    # unknown), "sent" (recorded with the ticket change), "unconfirmed" (the provider took it, the record failed).
+    delivery_state: str | None = None
 
 
 class EventType(StrEnum):

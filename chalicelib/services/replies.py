@@ -1,14 +1,24 @@
 """Use case: an agent's reply goes out (email, or text on an SMS ticket) and joins the thread.
 
-Replies are sent before they are recorded, and a record that meets a concurrent change is re-applied on
-the fresh ticket: the mail is out, so it must be on the thread. A reply is refused (409) when a customer
-message or another reply came after the version the agent saw, unless forced."""
+A reply joins the thread as "sending" before the provider is called, and becomes "sent" with the ticket
+change once it went; a record that meets a concurrent change or a storage error is re-applied on the fresh
+ticket (the mail is out, so it must be on the thread), and one that cannot be written at all leaves the
+message "unconfirmed", never nothing. An Idempotency-Key makes the agent's resend safe. A reply is refused
+(409) when a customer message or another reply came after the version the agent saw, unless forced."""
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field, replace
 
-from chalicelib.domain.errors import InvalidInput, NotFound, Unavailable, VersionConflict
+from chalicelib.domain.errors import (
+    AlreadyExists,
+    DomainError,
+    InvalidInput,
+    NotFound,
+    TransientFailure,
+    Unavailable,
+    VersionConflict,
+)
 from chalicelib.domain.ids import iso, new_id
 from chalicelib.domain.principals import Principal
 from chalicelib.domain.threading import numbered_subject, reply_address
@@ -24,18 +34,29 @@ from chalicelib.domain.tickets import (
 )
 from chalicelib.domain.workflow import check_tags
 from chalicelib.ports import (
+    SENDING,
+    SENT,
     MessageIdEntry,
     OutgoingEmail,
+    OutgoingSms,
     TicketChange,
 )
 from chalicelib.services.inbox import MAX_BODY_CHARS, InboxDeps, require_ticket
-from chalicelib.services.retry import retry_on_conflict
+from chalicelib.services.retry import (
+    SEND_RECORD_ATTEMPTS,
+    SEND_RECORD_BACKOFF,
+    deadline_or_default,
+    retry_on_conflict,
+    seconds_until,
+)
 from chalicelib.services.sla_rules import SlaRules
 
 RESOLVE_QUESTION = (
     "\n\nIf this solves your request, just reply \"yes\" and we will close the ticket. "
     "Any other reply reopens it."
 )
+IDEMPOTENCY_KEY = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+UNCONFIRMED = "unconfirmed"  # Message.delivery_state: the provider took it, the ticket's record failed
 
 @dataclass
 class ReplyRequest:
@@ -44,6 +65,7 @@ class ReplyRequest:
     status_after: str | None = None  # "pending" | "resolved"
     force: bool = False
     add_tags: list[str] = field(default_factory=list)
+    idempotency_key: str | None = None  # the same key on the same ticket returns the first reply, sends nothing
 
 
 def _thread_ids(messages: list[Message]) -> tuple[str | None, list[str]]:
@@ -55,7 +77,19 @@ def _thread_ids(messages: list[Message]) -> tuple[str | None, list[str]]:
     return answer, chain[-10:]
 
 
+def _checked_key(key: str | None) -> str | None:
+    if key is None:
+        return None
+    if not IDEMPOTENCY_KEY.fullmatch(key):
+        raise InvalidInput("an Idempotency-Key holds 1-128 letters, digits and . _ : -", "Idempotency-Key")
+    return key
+
+
 def reply(ticket_id: str, request: ReplyRequest, principal: Principal, deps: InboxDeps) -> tuple[Ticket, Message]:
+    key = _checked_key(request.idempotency_key)
+    if key is not None and (earlier := deps.repository.find_reply(ticket_id, key)) is not None:
+        # The same request again (a retry after a timeout or an error): the first reply, nothing sent.
+        return require_ticket(deps.repository.get_ticket(ticket_id), ticket_id), earlier
     body = request.body.strip()
     if not body:
         raise InvalidInput("a reply needs a body", "body")
@@ -76,10 +110,11 @@ def reply(ticket_id: str, request: ReplyRequest, principal: Principal, deps: Inb
     if not request.force and (ticket.thread_version > request.version or ticket.version < request.version):
         raise VersionConflict("a message arrived or another reply was sent since you saw the ticket",
                               current=ticket)
+    outgoing: OutgoingEmail | OutgoingSms
     if ticket.channel is Channel.SMS:
-        from chalicelib.services.sms_replies import send_sms_reply
+        from chalicelib.services.sms_replies import prepare_sms_reply
 
-        message, events, claims = send_sms_reply(ticket, body, after is TicketStatus.RESOLVED, principal, deps)
+        outgoing, message, events = prepare_sms_reply(ticket, body, after is TicketStatus.RESOLVED, principal, deps)
     elif not ticket.customer_email:
         raise Unavailable("the customer has no email address to reply to")
     else:
@@ -88,7 +123,12 @@ def reply(ticket_id: str, request: ReplyRequest, principal: Principal, deps: Inb
             raise Unavailable("the customer's email address bounces; use another channel")
         if after is TicketStatus.RESOLVED:
             body += RESOLVE_QUESTION
-        message, events, claims = _send_email_reply(ticket, bundle.messages, body, principal, deps)
+        outgoing, message, events = _prepare_email_reply(ticket, bundle.messages, body, principal, deps)
+    # On the thread before the provider is called: whatever fails after this, the reply is never lost.
+    started = deps.repository.start_outbound(replace(message, delivery_state=SENDING), key)
+    if started.id != message.id:  # a concurrent request with the same key got there first
+        return ticket, started
+    message, claims = _send(outgoing, message, key, deps)
     moment = deps.clock.now()
     now = iso(moment)
     rules = SlaRules(deps.sla, deps.settings)
@@ -109,17 +149,57 @@ def reply(ticket_id: str, request: ReplyRequest, principal: Principal, deps: Inb
         if after is TicketStatus.RESOLVED:
             changed.resolved_at = now
         stamp = rules.advance(changed, events, moment)
-        return deps.repository.apply(TicketChange(ticket=stamp.ticket, messages=[message], events=stamp.events,
-                                                  claim_message_ids=claims, sla_facts=stamp.facts)), message
+        try:
+            return deps.repository.apply(TicketChange(ticket=stamp.ticket, outbound=[message], events=stamp.events,
+                                                      claim_message_ids=claims, sla_facts=stamp.facts)), message
+        except AlreadyExists:  # the "sending" item is gone: an earlier attempt's record landed after all
+            return current, message
 
-    # The mail is out, so it must be on the thread: a concurrent change is re-read and the record re-applied.
-    return retry_on_conflict(record, exhausted=lambda: VersionConflict(
-        "the reply was sent but the ticket kept changing; it will show after a reload"))
+    # The mail is out, so it must be on the thread: a concurrent change is re-read and the record re-applied,
+    # and any storage failure is retried with backoff while there is time.
+    deadline = deadline_or_default(None, deps.clock)
+    try:
+        return retry_on_conflict(record, attempts=SEND_RECORD_ATTEMPTS, retry_on=(Exception,),
+                                 backoff=SEND_RECORD_BACKOFF, seconds_left=seconds_until(deadline, deps.clock),
+                                 exhausted=lambda: TransientFailure(
+                                     "the reply was sent but could not be recorded; it shows on the thread as "
+                                     "sent, not confirmed"))
+    except TransientFailure:
+        try:
+            deps.repository.mark_outbound(replace(message, delivery_state=UNCONFIRMED))
+        except DomainError:
+            pass  # it stays "sending": on the thread all the same
+        raise
 
 
-def _send_email_reply(
+def _send(outgoing: OutgoingEmail | OutgoingSms, message: Message, key: str | None,
+          deps: InboxDeps) -> tuple[Message, list[MessageIdEntry]]:
+    """Sends the prepared reply; a failure to send takes the "sending" message (and its key) back off."""
+    try:
+        if isinstance(outgoing, OutgoingSms):
+            assert deps.sms is not None  # check_can_text refused otherwise
+            provider_id, delivered = deps.sms.send(outgoing).provider_id, None
+        else:
+            sent = deps.mail.send(outgoing)
+            provider_id, delivered = sent.provider_id, sent.header_message_id
+    except Exception:
+        try:
+            deps.repository.abandon_outbound(message, key)
+        except DomainError:
+            pass  # it stays "sending", which is what we know
+        raise
+    sent_message = replace(message, delivery_state=SENT, provider_message_id=provider_id,
+                           delivered_message_id=delivered)
+    claims = []
+    if message.header_message_id and delivered:
+        claims = [MessageIdEntry.outbound(message.header_message_id, message.ticket_id, message.to),
+                  MessageIdEntry.outbound(delivered, message.ticket_id, message.to)]
+    return sent_message, claims
+
+
+def _prepare_email_reply(
     ticket: Ticket, messages: list[Message], body: str, principal: Principal, deps: InboxDeps
-) -> tuple[Message, list[TicketEvent], list[MessageIdEntry]]:
+) -> tuple[OutgoingEmail, Message, list[TicketEvent]]:
     settings = deps.settings
     address = settings.address_for(ticket.queue)
     message_id = new_id()
@@ -133,18 +213,12 @@ def _send_email_reply(
         reply_to=reply_address(address, ticket.id, settings.reply_secret),
         in_reply_to=answer, references=chain,
     )
-    sent = deps.mail.send(outgoing)
     now = iso(deps.clock.now())
     message = Message(
         id=message_id, ticket_id=ticket.id, created_at=now, direction=Direction.OUTBOUND, channel=Channel.EMAIL,
         from_address=address, from_name=outgoing.from_name, to=list(outgoing.to), subject=subject,
-        body_text=body, visible_text=body, header_message_id=header_id, provider_message_id=sent.provider_id,
-        delivered_message_id=sent.header_message_id, author_id=principal.user_id,
+        body_text=body, visible_text=body, header_message_id=header_id, author_id=principal.user_id,
     )
     events = [new_event(ticket.id, now, EventType.REPLY_SENT, principal.user_id, message_id=message_id,
                         channel="email")]
-    claims = [MessageIdEntry.outbound(header_id, ticket.id, outgoing.to),
-              MessageIdEntry.outbound(sent.header_message_id, ticket.id, outgoing.to)]
-    return message, events, claims
-
-
+    return outgoing, message, events

@@ -8,7 +8,7 @@ from chalicelib.domain.errors import InvalidInput, Unavailable
 from chalicelib.domain.ids import iso, new_id
 from chalicelib.domain.principals import Principal
 from chalicelib.domain.tickets import Channel, Direction, EventType, Message, Ticket, TicketEvent, new_event
-from chalicelib.ports import MessageIdEntry, OutgoingSms
+from chalicelib.ports import OutgoingSms
 from chalicelib.sms.segments import count_segments
 
 if TYPE_CHECKING:
@@ -40,9 +40,10 @@ def check_can_text(ticket: Ticket, deps: InboxDeps) -> str:
     return phone
 
 
-def send_sms_reply(ticket: Ticket, body: str, ask_to_confirm: bool, principal: Principal,
-                   deps: InboxDeps) -> tuple[Message, list[TicketEvent], list[MessageIdEntry]]:
-    """Texts `body` to the ticket's number; returns the message and event to record (no Message-IDs)."""
+def prepare_sms_reply(ticket: Ticket, body: str, ask_to_confirm: bool, principal: Principal,
+                      deps: InboxDeps) -> tuple[OutgoingSms, Message, list[TicketEvent]]:
+    """The text of `body` to the ticket's number, and the message and event that record it (no Message-IDs);
+    the caller sends it (after writing the message as "sending")."""
     phone = check_can_text(ticket, deps)
     settings = deps.settings
     if ask_to_confirm:
@@ -53,14 +54,12 @@ def send_sms_reply(ticket: Ticket, body: str, ask_to_confirm: bool, principal: P
             f"a text may use at most {settings.sms_max_segments} segments and this one needs {count.describe()}; "
             "shorten it or reply by email", "body")
     origination = settings.sms_origination_for(ticket.queue)
-    assert deps.sms is not None  # check_can_text refused otherwise
-    sent = deps.sms.send(OutgoingSms(to=phone, text=body, origination=origination))
     now = iso(deps.clock.now())
     message = Message(
         id=new_id(), ticket_id=ticket.id, created_at=now, direction=Direction.OUTBOUND, channel=Channel.SMS,
         from_address=origination or "", from_name=f"{principal.name} ({settings.store_name})", to=[phone],
-        body_text=body, visible_text=body, provider_message_id=sent.provider_id, author_id=principal.user_id,
+        body_text=body, visible_text=body, author_id=principal.user_id,
     )
     event = new_event(ticket.id, now, EventType.REPLY_SENT, principal.user_id, message_id=message.id, channel="sms",
                       segments=count.segments)
-    return message, [event], []
+    return OutgoingSms(to=phone, text=body, origination=origination), message, [event]

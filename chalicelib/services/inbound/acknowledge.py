@@ -1,62 +1,120 @@
 """The acknowledgement, one step for every channel: whether one is due, sending it (by email or by text,
 as the message came), and recording it exactly once — or, when the provider refuses it for good, saying
-so on the ticket so that no retry tries again."""
+so on the ticket so that no retry tries again.
+
+Exactly once under twin deliveries: the send is claimed first (a conditional write of the ack's claim,
+leased until this invocation's deadline); only the claimant sends, a twin that finds a live claim leaves
+it alone, and a claim whose sender died may be taken over after its lease. Right after the send the
+provider's ids go on the claim, so a resume after a lost record records the ack instead of resending it."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime, timedelta
 
 from chalicelib.domain.calendar import describe_promise
 from chalicelib.domain.customers import Customer
-from chalicelib.domain.errors import TransientFailure, Unavailable
+from chalicelib.domain.errors import DomainError, TransientFailure, Unavailable
 from chalicelib.domain.ids import iso, new_id, parse_iso
 from chalicelib.domain.threading import normalize_message_id, numbered_subject, reply_address
 from chalicelib.domain.tickets import AckState, Channel, Direction, EventType, Message, Ticket, new_event
 from chalicelib.mail.compose import AUTO_REPLY_HEADERS
 from chalicelib.ports import (
+    SENT,
     AckRecord,
     InboundRecord,
     MessageIdEntry,
     OutgoingEmail,
     OutgoingSms,
+    SendClaim,
     TicketChange,
     TicketRepository,
 )
 from chalicelib.services.inbound.message import EmailRoute, InboundDeps, InboundMessage, SmsRoute
-from chalicelib.services.retry import retry_on_conflict
+from chalicelib.services.retry import (
+    SEND_RECORD_ATTEMPTS,
+    SEND_RECORD_BACKOFF,
+    deadline_or_default,
+    retry_on_conflict,
+    seconds_until,
+)
 from chalicelib.services.sla_rules import promise_zone
 from chalicelib.sms import compose
 from chalicelib.templates import render_file
 
 RECORD_ATTEMPTS = 3
+# A claim outlives its claimant's deadline by this much: Lambda stops the claimant by then, so a claim still
+# "sending" after it belongs to a sender that died, and a retry may send.
+LEASE_MARGIN = timedelta(seconds=30)
+
+
+def claim_key(ticket_id: str) -> str:
+    return f"ack#{ticket_id}"
 
 
 def acknowledge(ticket: Ticket, message: InboundMessage, deps: InboundDeps) -> bool:
-    """Sends the acknowledgement of a new ticket and records it; False when the provider refused it."""
+    """Sends the acknowledgement of a new ticket and records it. True only when this call sent it: False when
+    the provider refused it, or a twin delivery holds (or finished) the send."""
     now = deps.clock.now()
-    due = parse_iso(ticket.first_response_due_at) if ticket.first_response_due_at else now
-    promise = describe_promise(due, now, promise_zone(ticket, deps.settings.time_zone))
+    deadline = deadline_or_default(deps.deadline, deps.clock)
+    owner = new_id()
+    claim = deps.repository.claim_send(claim_key(ticket.id), owner, deadline + LEASE_MARGIN)
+    if not claim.held_by(owner):
+        if claim.state == SENT:  # its sender died before recording it (or is recording it now): record it
+            _record(ticket, message, claim.provider_id or "", claim.header_message_id, now, deps)
+        return False
+    if claim.version > 1:  # taken over from a sender that died: it may have finished after all
+        fresh = deps.repository.get_ticket(ticket.id)
+        if fresh is None or fresh.ack_state is not AckState.PENDING:
+            return False
+        ticket = fresh
     inbound = InboundRecord(message.source, message.source_id, state="done", ticket_id=ticket.id)
+    outgoing = _compose(ticket, message, now, deps)
     try:
-        if isinstance(message.route, SmsRoute):
-            sent, ids = _text_acknowledgement(ticket, message.route, promise, now, deps)
+        if isinstance(outgoing, OutgoingSms):
+            provider_id, header_id = deps.sms.send(outgoing).provider_id, None
         else:
-            sent, ids = _mail_acknowledgement(ticket, message.route, message, promise, now, deps)
+            sent = deps.mail.send(outgoing)
+            provider_id, header_id = sent.provider_id, sent.header_message_id
     except Unavailable as exc:  # Rejected included: the address or number refuses, for good
         _record_refusal(ticket, str(exc), inbound, deps.repository)
         return False
-    channel = "sms" if isinstance(message.route, SmsRoute) else None
-    event = new_event(ticket.id, iso(now), EventType.ACKNOWLEDGED, "system", message_id=sent.id, channel=channel,
-                      promise=ticket.first_response_due_at)
-    record_sent_acknowledgement(deps.repository, AckRecord(ticket=ticket, message=sent, event=event,
-                                                           message_ids=ids, inbound=inbound))
+    except Exception:
+        _release(claim, deps)  # not sent (as far as we know): Lambda's retry may claim and send
+        raise
+    _mark_sent(claim, provider_id, header_id, deadline, deps)
+    _record(ticket, message, provider_id, header_id, now, deps)
     return True
 
 
-def _mail_acknowledgement(ticket: Ticket, route: EmailRoute, message: InboundMessage, promise: str, now: datetime,
-                          deps: InboundDeps) -> tuple[Message, list[MessageIdEntry]]:
-    settings = deps.settings
-    ack_id = f"ack.{ticket.id}@{route.from_address.partition('@')[2]}"
+def _release(claim: SendClaim, deps: InboundDeps) -> None:
+    try:
+        deps.repository.release_send(claim)
+    except DomainError:
+        pass  # the lease runs out on its own
+
+
+def _mark_sent(claim: SendClaim, provider_id: str, header_id: str | None, deadline: datetime,
+               deps: InboundDeps) -> None:
+    """The provider's ids on the claim, first and alone (one small write): if the record below is lost, the
+    retry that finds them records the ack instead of sending it again."""
+    try:
+        retry_on_conflict(lambda _: deps.repository.mark_sent(claim, provider_id, header_id),
+                          attempts=SEND_RECORD_ATTEMPTS, retry_on=(Exception,), backoff=SEND_RECORD_BACKOFF,
+                          seconds_left=seconds_until(deadline, deps.clock),
+                          exhausted=lambda: TransientFailure("could not mark a sent acknowledgement"))
+    except DomainError:
+        pass  # the record itself is what counts; it retries on its own
+
+
+def _compose(ticket: Ticket, message: InboundMessage, now: datetime, deps: InboundDeps) -> OutgoingEmail | OutgoingSms:
+    """The acknowledgement as it goes out; the same ticket and moment give the same text."""
+    settings, route = deps.settings, message.route
+    due = parse_iso(ticket.first_response_due_at) if ticket.first_response_due_at else now
+    promise = describe_promise(due, now, promise_zone(ticket, settings.time_zone))
+    if isinstance(route, SmsRoute):
+        text = compose.acknowledgement(settings.store_name, ticket.number, promise, settings.sms_max_segments)
+        return OutgoingSms(to=route.to, text=text, origination=route.origination)
     # A route that must not echo (a form anyone fills in for any address) names neither subject nor name.
     customer = Customer(id=ticket.customer_id, name=ticket.customer_name if route.echo_subject else "")
     text = render_file("ack_email.txt.j2", {
@@ -65,37 +123,53 @@ def _mail_acknowledgement(ticket: Ticket, route: EmailRoute, message: InboundMes
         "ticket": {"number": ticket.number, "subject": ticket.subject if route.echo_subject else ""},
         "promise": promise,
     })
-    outgoing = OutgoingEmail(
+    return OutgoingEmail(
         from_address=route.from_address, from_name=f"{settings.store_name} Support",
         to=[ticket.customer_email or route.to], subject=numbered_subject(ticket.number, route.subject),
-        text=text, message_id=ack_id, reply_to=reply_address(route.from_address, ticket.id, settings.reply_secret),
+        text=text, message_id=_ack_id(ticket, route), reply_to=reply_address(route.from_address, ticket.id,
+                                                                           settings.reply_secret),
         in_reply_to=route.in_reply_to,
         references=[normalize_message_id(r) for r in route.references], extra_headers=dict(AUTO_REPLY_HEADERS),
     )
-    sent = deps.mail.send(outgoing)
-    recorded = Message(
-        id=new_id(), ticket_id=ticket.id, created_at=iso(now + timedelta(microseconds=1)),
-        direction=Direction.OUTBOUND, channel=Channel.EMAIL, from_address=route.from_address,
-        from_name=outgoing.from_name, to=list(outgoing.to), subject=outgoing.subject, body_text=text,
-        visible_text=text, automated=True, automated_reason="acknowledgement", header_message_id=ack_id,
-        provider_message_id=sent.provider_id, delivered_message_id=sent.header_message_id,
-    )
-    return recorded, [MessageIdEntry.outbound(ack_id, ticket.id, outgoing.to),
-                      MessageIdEntry.outbound(sent.header_message_id, ticket.id, outgoing.to)]
 
 
-def _text_acknowledgement(ticket: Ticket, route: SmsRoute, promise: str, now: datetime,
-                          deps: InboundDeps) -> tuple[Message, list[MessageIdEntry]]:
-    settings = deps.settings
-    text = compose.acknowledgement(settings.store_name, ticket.number, promise, settings.sms_max_segments)
-    sent = deps.sms.send(OutgoingSms(to=route.to, text=text, origination=route.origination))
-    recorded = Message(
-        id=new_id(), ticket_id=ticket.id, created_at=iso(now + timedelta(microseconds=1)),
-        direction=Direction.OUTBOUND, channel=Channel.SMS, from_address=route.origination or route.store_number,
-        from_name=f"{settings.store_name} Support", to=[route.to], body_text=text, visible_text=text,
-        automated=True, automated_reason="acknowledgement", provider_message_id=sent.provider_id,
-    )
-    return recorded, []
+def _ack_id(ticket: Ticket, route: EmailRoute) -> str:
+    return f"ack.{ticket.id}@{route.from_address.partition('@')[2]}"
+
+
+def _record(ticket: Ticket, message: InboundMessage, provider_id: str, header_id: str | None, now: datetime,
+            deps: InboundDeps) -> None:
+    outgoing = _compose(ticket, message, now, deps)
+    at = iso(now + timedelta(microseconds=1))
+    if isinstance(outgoing, OutgoingSms):
+        assert isinstance(message.route, SmsRoute)
+        recorded = Message(
+            id=new_id(), ticket_id=ticket.id, created_at=at, direction=Direction.OUTBOUND, channel=Channel.SMS,
+            from_address=message.route.origination or message.route.store_number,
+            from_name=f"{deps.settings.store_name} Support", to=[outgoing.to], body_text=outgoing.text,
+            visible_text=outgoing.text, automated=True, automated_reason="acknowledgement",
+            provider_message_id=provider_id,
+        )
+        ids: list[MessageIdEntry] = []
+    else:
+        delivered = header_id or outgoing.message_id
+        recorded = Message(
+            id=new_id(), ticket_id=ticket.id, created_at=at, direction=Direction.OUTBOUND, channel=Channel.EMAIL,
+            from_address=outgoing.from_address, from_name=outgoing.from_name, to=list(outgoing.to),
+            subject=outgoing.subject, body_text=outgoing.text, visible_text=outgoing.text, automated=True,
+            automated_reason="acknowledgement", header_message_id=outgoing.message_id,
+            provider_message_id=provider_id, delivered_message_id=delivered,
+        )
+        ids = [MessageIdEntry.outbound(outgoing.message_id, ticket.id, outgoing.to),
+               MessageIdEntry.outbound(delivered, ticket.id, outgoing.to)]
+    channel = "sms" if isinstance(outgoing, OutgoingSms) else None
+    event = new_event(ticket.id, iso(now), EventType.ACKNOWLEDGED, "system", message_id=recorded.id, channel=channel,
+                      promise=ticket.first_response_due_at)
+    inbound = InboundRecord(message.source, message.source_id, state="done", ticket_id=ticket.id)
+    record_sent_acknowledgement(deps.repository, AckRecord(ticket=ticket, message=recorded, event=event,
+                                                           message_ids=ids, inbound=inbound),
+                                seconds_left=seconds_until(deadline_or_default(deps.deadline, deps.clock),
+                                                           deps.clock))
 
 
 def _record_refusal(ticket: Ticket, reason: str, inbound: InboundRecord, repository: TicketRepository) -> None:
@@ -111,9 +185,11 @@ def _record_refusal(ticket: Ticket, reason: str, inbound: InboundRecord, reposit
                       exhausted=lambda: TransientFailure("could not record a refused acknowledgement"))
 
 
-def record_sent_acknowledgement(repository: TicketRepository, record: AckRecord) -> None:
+def record_sent_acknowledgement(repository: TicketRepository, record: AckRecord, *,
+                                seconds_left: Callable[[], float] | None = None) -> None:
     """Writes the record of a sent acknowledgement (or notice), retrying here rather than failing the
-    handler: the message is out, and if this record were lost, the channel's retry would send it again."""
+    handler: the message is out, and if this record were lost, the channel's retry would send it again.
+    Backs off with jitter while the invocation has time (`seconds_left`)."""
     def write(attempt: int) -> None:
         current = record
         if attempt:
@@ -124,5 +200,6 @@ def record_sent_acknowledgement(repository: TicketRepository, record: AckRecord)
         repository.record_ack(current)
 
     # Any storage failure, not only a conflict: we know the message went, so try again before giving up.
-    retry_on_conflict(write, attempts=RECORD_ATTEMPTS, retry_on=(Exception,),
+    retry_on_conflict(write, attempts=SEND_RECORD_ATTEMPTS, retry_on=(Exception,), backoff=SEND_RECORD_BACKOFF,
+                      seconds_left=seconds_left,
                       exhausted=lambda: TransientFailure("could not record a sent acknowledgement"))

@@ -106,3 +106,6 @@ class InboundDeps:
     clock: Clock
     settings: Settings
     sla: SlaSetup
+    # When this invocation must be done retrying (Lambda's remaining time, set by the handler); None: a few
+    # seconds from now. Records of sent messages back off until then, and a send claim's lease ends after it.
+    deadline: datetime | None = None

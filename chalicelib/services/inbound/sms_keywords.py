@@ -4,19 +4,25 @@ is answered. A keyword never becomes a ticket message; its answer goes out once 
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import datetime
 
-from chalicelib.domain.errors import TransientFailure, Unavailable
-from chalicelib.domain.ids import iso
-from chalicelib.ports import CustomerChange, Identity, InboundRecord, Lookup, LookupResult, OutgoingSms
+from chalicelib.domain.errors import DomainError, TransientFailure, Unavailable
+from chalicelib.domain.ids import iso, new_id
+from chalicelib.ports import SENT, CustomerChange, Identity, InboundRecord, Lookup, LookupResult, OutgoingSms
 from chalicelib.services.identities import plan_identities
 from chalicelib.services.inbound import intake
 from chalicelib.services.inbound.ack_policy import rate_key
+from chalicelib.services.inbound.acknowledge import LEASE_MARGIN
 from chalicelib.services.inbound.message import InboundDeps, InboundMessage, InboundOutcome, SmsRoute
-from chalicelib.services.retry import retry_on_conflict
+from chalicelib.services.retry import (
+    SEND_RECORD_ATTEMPTS,
+    SEND_RECORD_BACKOFF,
+    deadline_or_default,
+    retry_on_conflict,
+    seconds_until,
+)
 from chalicelib.sms import compose
 from chalicelib.sms.keywords import Keyword
-
-RECORD_ATTEMPTS = 3
 
 
 def handle(word: Keyword, message: InboundMessage, deps: InboundDeps) -> InboundOutcome:
@@ -84,7 +90,19 @@ class _KeywordText:
         return self._answer()
 
     def _answer(self) -> InboundOutcome:
-        settings, limit, word = self.deps.settings, self.deps.settings.sms_max_segments, self.word
+        """Texts the keyword's answer once: only the claimant of the send texts, and a claim found sent (its
+        sender died before recording it) is recorded, not texted again."""
+        settings, limit, word, deps = self.deps.settings, self.deps.settings.sms_max_segments, self.word, self.deps
+        deadline = deadline_or_default(deps.deadline, deps.clock)
+        owner = new_id()
+        claim = deps.repository.claim_send(f"answer#{self.source[0]}#{self.source[1]}", owner,
+                                           deadline + LEASE_MARGIN)
+        if not claim.held_by(owner):
+            if claim.state != SENT:
+                return InboundOutcome("duplicate", reason=f"{word.value} answer being sent by a twin delivery",
+                                      keyword=word.value)
+            self._record_answered(deadline)
+            return InboundOutcome("keyword", reason=f"{word.value} answered", keyword=word.value)
         if word is Keyword.OPT_OUT:
             text = compose.opt_out_confirmation(settings.store_name, limit)
         elif word is Keyword.OPT_IN:
@@ -92,14 +110,28 @@ class _KeywordText:
         else:
             text = compose.help_text(settings.store_name, settings.address_for(self.message.queue), limit)
         try:
-            self.deps.sms.send(OutgoingSms(to=self.route.to, text=text, origination=self.route.origination))
+            sent = deps.sms.send(OutgoingSms(to=self.route.to, text=text, origination=self.route.origination))
         except Unavailable:
             return self._finish("done", f"{word.value} answer refused by the provider")
-        # The answer is out; a lost record would make Lambda's retry text it again: retry any failure here.
-        retry_on_conflict(lambda _: self._record("done", f"{word.value} answered"), attempts=RECORD_ATTEMPTS,
-                          retry_on=(Exception,),
-                          exhausted=lambda: TransientFailure("could not record an SMS keyword answer"))
+        except Exception:
+            try:
+                deps.repository.release_send(claim)  # not sent, as far as we know: a retry may text it
+            except DomainError:
+                pass
+            raise
+        try:  # the provider's id on the claim first: a lost record below is then recorded, not re-texted
+            deps.repository.mark_sent(claim, sent.provider_id)
+        except DomainError:
+            pass
+        self._record_answered(deadline)
         return InboundOutcome("keyword", reason=f"{word.value} answered", keyword=word.value, replied=True)
+
+    def _record_answered(self, deadline: datetime) -> None:
+        # The answer is out; a lost record would make Lambda's retry text it again: retry any failure here.
+        retry_on_conflict(lambda _: self._record("done", f"{self.word.value} answered"),
+                          attempts=SEND_RECORD_ATTEMPTS, retry_on=(Exception,), backoff=SEND_RECORD_BACKOFF,
+                          seconds_left=seconds_until(deadline, self.deps.clock),
+                          exhausted=lambda: TransientFailure("could not record an SMS keyword answer"))
 
     def _record(self, state: str, reason: str) -> None:
         self.deps.repository.record_inbound(InboundRecord(*self.source, state=state, reason=reason),
