@@ -42,6 +42,10 @@ class MergeBody(Strict):
     version: int = Field(ge=1, le=2**31)
 
 
+class UnmergeBody(Strict):
+    version: int = Field(ge=1, le=2**31, description="the version of the merged ticket you saw")
+
+
 class NewTicketBody(Strict):
     channel: Literal["phone", "email", "sms"]
     subject: str = Field(min_length=1, max_length=300)
