@@ -292,6 +292,12 @@ class TicketRepository(Protocol):
         """Moves messages to another ticket in bounded transactions; safe to repeat."""
         ...
 
+    def apply_together(self, changes: list[TicketChange]) -> list[Ticket]:
+        """Changes of several tickets in one transaction (at most 100 operations), each conditional on
+        its version as read, all or nothing; VersionConflict when any ticket changed. Returns the
+        tickets as stored (version + 1), in order."""
+        ...
+
     def change_customers(self, change: CustomerChange) -> None:
         """Writes the change in one transaction; VersionConflict when a customer changed since it was
         read, AlreadyExists when an identity or the delivery record is not as read."""

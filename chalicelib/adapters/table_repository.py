@@ -284,6 +284,24 @@ class TableRepository:
             raise AlreadyExists("a message of this delivery was stored concurrently") from exc
         return ticket
 
+    def apply_together(self, changes: list[TicketChange]) -> list[Ticket]:
+        """Ticket changes that must happen together (a merge: the source closes, the target takes it)
+        in one transaction, each conditional on its ticket's version as read: two opposite merges
+        racing cannot both commit. Returns the tickets as stored, in order."""
+        stored: list[Ticket] = []
+        operations: list[Operation] = []
+        for change in changes:
+            ticket, ops = self._change_operations(change)
+            stored.append(ticket)
+            operations += ops
+        if len(operations) > _TRANSACTION_LIMIT:
+            raise ValueError("these ticket changes hold more operations than a transaction")
+        try:
+            self.store.transact(operations)
+        except ConditionFailed as exc:
+            raise VersionConflict("a ticket changed since it was read") from exc
+        return stored
+
     @staticmethod
     def _fact_operations(change: TicketChange) -> list[Operation]:
         """Report facts go with the change that finished them; a reopened-then-resolved ticket's new

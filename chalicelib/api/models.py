@@ -2,13 +2,26 @@
 generated from them, so the document cannot drift from the code."""
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 Status = Literal["new", "open", "pending", "resolved", "closed", "spam"]
 Priority = Literal["low", "normal", "high", "urgent"]
 Text = Field(min_length=1, max_length=50_000)
+
+
+def _one_line(value: str) -> str:
+    from chalicelib.domain.text import is_single_line
+
+    if not is_single_line(value):
+        raise ValueError("must be one line, without line breaks or control characters")
+    return value
+
+
+# Subjects, names, order numbers: refused (400 naming the field) when they hold a line break or a
+# control character; services check again with domain.text.single_line for callers other than the API.
+OneLine = Annotated[str, AfterValidator(_one_line)]
 
 
 class Strict(BaseModel):
@@ -52,13 +65,17 @@ class MergeBody(Strict):
     version: int = Field(ge=1, le=2**31)
 
 
+class UnmergeBody(Strict):
+    version: int = Field(ge=1, le=2**31, description="the version of the merged ticket you saw")
+
+
 class NewTicketBody(Strict):
     channel: Literal["phone", "email", "sms"]
-    subject: str = Field(min_length=1, max_length=300)
+    subject: OneLine = Field(min_length=1, max_length=300)
     body: str = Text
     customer_email: str | None = Field(default=None, max_length=254)
     customer_phone: str | None = Field(default=None, max_length=32)
-    customer_name: str = Field(default="", max_length=200)
+    customer_name: OneLine = Field(default="", max_length=200)
     queue: str | None = Field(default=None, max_length=64)
 
 
@@ -96,11 +113,11 @@ class CustomerMergeBody(Strict):
 
 
 class ContactBody(Strict):
-    name: str = Field(min_length=1, max_length=200)
+    name: OneLine = Field(min_length=1, max_length=200)
     email: str = Field(min_length=3, max_length=254)
     phone: str | None = Field(default=None, max_length=32)
-    order_number: str | None = Field(default=None, max_length=64)
-    subject: str = Field(min_length=1, max_length=200)
+    order_number: OneLine | None = Field(default=None, max_length=64)
+    subject: OneLine = Field(min_length=1, max_length=200)
     message: str = Field(min_length=1, max_length=10_000)
     website: str | None = Field(default=None, max_length=500, description="leave empty (spam trap)")
 

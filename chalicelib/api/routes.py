@@ -153,6 +153,16 @@ def post_merge(principal: Principal, _request: Any, ticket_id: str, body: models
     return ticket_out(target)
 
 
+@endpoint("/tickets/{ticket_id}/unmerge", ["POST"], role=Role.MANAGER)
+@responds("TicketOut")
+def post_unmerge(principal: Principal, _request: Any, ticket_id: str, body: models.UnmergeBody) -> dict[str, Any]:
+    """Take a merged ticket back out: it reopens; the messages that moved stay on the other ticket"""
+    from chalicelib.api.presenters import ticket_out
+    from chalicelib.services.inbox import unmerge
+
+    return ticket_out(unmerge(_checked_id(ticket_id), body.version, principal, _deps()))
+
+
 # ---- macros ----------------------------------------------------------------------------------
 @endpoint("/macros", ["GET"], role=Role.AGENT)
 @responds("MacroListOut")

@@ -17,7 +17,8 @@ PEOPLE_OUTSIDE = ("customer", "system")  # actors who are not agents
 # Events of one instant apply in this order, so a fold never depends on random event ids.
 _RANK = {EventType.CREATED: 0, EventType.SLA_APPLIED: 1, EventType.PRIORITY_CHANGED: 2,
          EventType.QUEUE_CHANGED: 2, EventType.STATUS_CHANGED: 3, EventType.MESSAGE_RECEIVED: 4,
-         EventType.REPLY_SENT: 5, EventType.MERGED: 6, EventType.SLA_WARNING: 7, EventType.SLA_BREACHED: 8}
+         EventType.REPLY_SENT: 5, EventType.MERGED: 6, EventType.UNMERGED: 7, EventType.SLA_WARNING: 8,
+         EventType.SLA_BREACHED: 9}
 
 
 @dataclass
@@ -128,7 +129,7 @@ def _warning_pending(measure: Measure) -> bool:
 
 
 def _sort_key(event: TicketEvent) -> tuple[str, int, str]:
-    return event.at, _RANK.get(event.type, 9), event.id
+    return event.at, _RANK.get(event.type, 10), event.id
 
 
 def replay(events: Iterable[TicketEvent], calendars: CalendarFactory) -> SlaClock:
@@ -243,6 +244,11 @@ class _Fold:
     def _on_merged(self, event: TicketEvent) -> None:
         self._bank_all(event.at)
         self.clock.status, self.clock.void, self.clock.resolved_at = "closed", True, None
+
+    def _on_unmerged(self, event: TicketEvent) -> None:
+        # Taken back out of a merge: the promises the merge banked run again from where they stood.
+        self.clock.status, self.clock.void, self.clock.resolved_at = "open", False, None
+        self._resume_all(event.at)
 
     def _on_sla_warning(self, event: TicketEvent) -> None:
         measure = self._measure_of(event)
@@ -359,6 +365,7 @@ _CLOCK_RULES: dict[EventType, Callable[[_Fold, TicketEvent], None] | None] = {
     EventType.MESSAGE_RECEIVED: _Fold._on_message_received,
     EventType.REPLY_SENT: _Fold._on_reply_sent,
     EventType.MERGED: _Fold._on_merged,
+    EventType.UNMERGED: _Fold._on_unmerged,
     EventType.SLA_WARNING: _Fold._on_sla_warning,
     EventType.SLA_BREACHED: _Fold._on_sla_breached,
     EventType.BOUNCE_RECEIVED: None,
@@ -368,6 +375,7 @@ _CLOCK_RULES: dict[EventType, Callable[[_Fold, TicketEvent], None] | None] = {
     EventType.TAGS_CHANGED: None,
     EventType.CUSTOMER_CHANGED: None,
     EventType.MERGED_FROM: None,
+    EventType.UNMERGED_FROM: None,
     EventType.SLA_NOTICE_FAILED: None,
 }
 _unruled = set(EventType) - set(_CLOCK_RULES)

@@ -106,6 +106,8 @@ class EventType(StrEnum):
     CUSTOMER_CHANGED = "customer_changed"
     MERGED = "merged"
     MERGED_FROM = "merged_from"
+    UNMERGED = "unmerged"  # a manager took a merged ticket back out: it reopens
+    UNMERGED_FROM = "unmerged_from"
     SLA_WARNING = "sla_warning"
     SLA_BREACHED = "sla_breached"
     SLA_NOTICE_FAILED = "sla_notice_failed"

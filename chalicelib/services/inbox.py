@@ -157,31 +157,87 @@ def add_note(ticket_id: str, body: str, version: int | None, principal: Principa
 
 def merge(source_id: str, target_id: str, version: int, principal: Principal, deps: InboxDeps) -> Ticket:
     """Moves the source's thread to the target; the source closes with a link. Thread keys keep
-    working: threading follows `merged_into`."""
+    working: threading follows `merged_into`.
+
+    One transaction closes the source (`merged_into`) and updates the target, conditional on both
+    versions as read, so two merges racing in opposite directions (or into a ticket being merged away)
+    cannot both commit: no cycle, no chain. The messages move after it, in bounded transactions; a
+    crash between leaves a merged source that still holds messages, and repeating the request (any
+    version: the source is merged into this very target) finishes the move."""
     if source_id == target_id:
         raise InvalidInput("a ticket cannot be merged into itself", "target_id")
-    source = deps.repository.bundle(source_id)
-    target = deps.repository.get_ticket(target_id)
-    if source is None:
-        raise NotFound(f"ticket {source_id} not found")
-    if target is None:
-        raise NotFound(f"ticket {target_id} not found")
-    if source.ticket.version != version:
-        raise VersionConflict("the ticket changed since you saw it", current=source.ticket)
-    if target.merged_into:
-        raise Unavailable("the target ticket was itself merged; merge into the ticket it was merged into")
-    moment = deps.clock.now()
-    now = iso(moment)
-    moved = deps.repository.move_messages(source.messages, target_id)
-    closed = replace(source.ticket, status=TicketStatus.CLOSED, closed_at=now, updated_at=now, merged_into=target_id)
-    merged = new_event(source_id, now, EventType.MERGED, principal.user_id, into=target_id, messages=moved)
-    stamp = SlaRules(deps.sla, deps.settings).advance(closed, [merged], moment)
-    deps.repository.apply(TicketChange(ticket=stamp.ticket, events=stamp.events))
-    activity = max(target.last_activity_at, source.ticket.last_activity_at)
-    return deps.repository.apply(TicketChange(
-        ticket=replace(target, updated_at=now, last_activity_at=activity,
-                       tags=sorted(set(target.tags) | set(source.ticket.tags))),
-        events=[new_event(target_id, now, EventType.MERGED_FROM, principal.user_id, source=source_id, messages=moved)],
-    ))
+
+    def step(_attempt: int) -> Ticket | None:
+        source = deps.repository.bundle(source_id)
+        target = deps.repository.get_ticket(target_id)
+        if source is None:
+            raise NotFound(f"ticket {source_id} not found")
+        if target is None:
+            raise NotFound(f"ticket {target_id} not found")
+        if source.ticket.merged_into == target_id:
+            return target  # merged already (a repeat, or a crash before the messages moved)
+        if source.ticket.version != version:
+            return None
+        if source.ticket.merged_into:
+            raise Unavailable(f"the ticket was already merged into {source.ticket.merged_into}")
+        if target.merged_into:
+            raise Unavailable("the target ticket was itself merged; merge into the ticket it was merged into")
+        moment = deps.clock.now()
+        now = iso(moment)
+        count = len(source.messages)
+        closed = replace(source.ticket, status=TicketStatus.CLOSED, closed_at=now, updated_at=now,
+                         merged_into=target_id)
+        merged = new_event(source_id, now, EventType.MERGED, principal.user_id, into=target_id, messages=count)
+        stamp = SlaRules(deps.sla, deps.settings).advance(closed, [merged], moment)
+        activity = max(target.last_activity_at, source.ticket.last_activity_at)
+        taking = replace(target, updated_at=now, last_activity_at=activity,
+                         tags=sorted(set(target.tags) | set(source.ticket.tags)))
+        took = new_event(target_id, now, EventType.MERGED_FROM, principal.user_id, source=source_id, messages=count)
+        _closed, stored = deps.repository.apply_together([
+            TicketChange(ticket=stamp.ticket, events=stamp.events, sla_facts=stamp.facts),
+            TicketChange(ticket=taking, events=[took]),
+        ])
+        return stored
+
+    # A conflict on the target alone (a customer wrote to it meanwhile) is retried from a fresh read;
+    # a source that changed since the agent saw it is theirs to look at again.
+    merged = retry_on_conflict(step, exhausted=lambda: VersionConflict("the tickets kept changing; try again"))
+    if merged is None:
+        raise VersionConflict("the ticket changed since you saw it", current=deps.repository.get_ticket(source_id))
+    # Whatever is still on the source now moves (read after the merge: nothing can join it any more).
+    deps.repository.move_messages(deps.repository.list_messages(source_id), target_id)
+    return merged
 
 
+def unmerge(source_id: str, version: int, principal: Principal, deps: InboxDeps) -> Ticket:
+    """A manager takes a merged ticket back out: it reopens (status open, `merged_into` cleared), with
+    an event on it and on the ticket it was merged into, in one transaction conditional on both.
+
+    The messages that moved to the target stay there: the target's agents may have answered with
+    them in view, and the merge recorded how many moved, not which, so moving "them" back could take
+    the target's own messages or race with its replies. The source's thread keys (Message-IDs, the
+    signed reply address) lead to the source again, so the customer's next mail lands on it."""
+
+    def step(_attempt: int) -> Ticket | None:
+        source = require_ticket(deps.repository.get_ticket(source_id), source_id)
+        if source.version != version:
+            return None
+        if not source.merged_into:
+            raise Unavailable("the ticket is not merged")
+        target = deps.repository.get_ticket(source.merged_into)
+        moment = deps.clock.now()
+        now = iso(moment)
+        reopened = replace(source, status=TicketStatus.OPEN, merged_into=None, closed_at=None, resolved_at=None,
+                           updated_at=now, last_activity_at=now)
+        event = new_event(source_id, now, EventType.UNMERGED, principal.user_id, **{"from": source.merged_into})
+        stamp = SlaRules(deps.sla, deps.settings).advance(reopened, [event], moment, actor=principal.user_id)
+        changes = [TicketChange(ticket=stamp.ticket, events=stamp.events, sla_facts=stamp.facts)]
+        if target is not None:
+            changes.append(TicketChange(ticket=replace(target, updated_at=now), events=[
+                new_event(target.id, now, EventType.UNMERGED_FROM, principal.user_id, source=source_id)]))
+        return deps.repository.apply_together(changes)[0]
+
+    reopened = retry_on_conflict(step, exhausted=lambda: VersionConflict("the tickets kept changing; try again"))
+    if reopened is None:
+        raise VersionConflict("the ticket changed since you saw it", current=deps.repository.get_ticket(source_id))
+    return reopened

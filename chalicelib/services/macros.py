@@ -21,7 +21,16 @@ def _render(source: str, context: dict[str, Any]) -> str:
     try:
         return render_string(source, context)
     except TemplateError as exc:
-        raise InvalidInput(f"the macro does not render: {exc.__class__.__name__}", "body") from exc
+        raise InvalidInput(f"the macro does not render: {_described(exc)}", "body") from exc
+    except (ArithmeticError, LookupError, TypeError, ValueError, RecursionError) as exc:
+        # The template's own arithmetic or calls failed (1/0, a huge float, a bad index, endless
+        # recursion): the manager's or agent's to fix, never a 500.
+        raise InvalidInput(f"the macro fails while rendering: {_described(exc)}", "body") from exc
+
+
+def _described(exc: Exception) -> str:
+    text = str(exc).splitlines()[0][:200] if str(exc) else ""
+    return f"{exc.__class__.__name__}: {text}" if text else exc.__class__.__name__
 
 
 def _check_syntax(source: str) -> None:

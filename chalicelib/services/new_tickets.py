@@ -4,10 +4,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from chalicelib.config import Settings
-from chalicelib.domain.customers import normalize_email
+from chalicelib.domain.customers import checked_email
 from chalicelib.domain.errors import InvalidInput
 from chalicelib.domain.ids import iso, new_id
 from chalicelib.domain.principals import Principal
+from chalicelib.domain.text import single_line
 from chalicelib.domain.tickets import (
     Channel,
     Direction,
@@ -53,14 +54,12 @@ def open_ticket(request: NewTicketRequest, principal: Principal, deps: InboxDeps
     settings = deps.settings
     if request.channel not in ("phone", "email", "sms"):
         raise InvalidInput("channel must be phone, email or sms", "channel")
-    subject, body = request.subject.strip(), request.body.strip()
-    if not subject or len(subject) > 300:
-        raise InvalidInput("subject is 1 to 300 characters", "subject")
+    # Everything is checked before anything is written or sent: a subject goes into a mail header.
+    subject, body = single_line(request.subject, "subject", 300), request.body.strip()
+    name = single_line(request.customer_name, "customer_name", 200, required=False)
     if not body or len(body) > MAX_BODY_CHARS:
         raise InvalidInput(f"body is 1 to {MAX_BODY_CHARS} characters", "body")
-    email = normalize_email(request.customer_email) if request.customer_email else None
-    if email is not None and ("@" not in email or len(email) > 254):
-        raise InvalidInput("customer_email is not an email address", "customer_email")
+    email = checked_email(request.customer_email, "customer_email") if request.customer_email else None
     if request.channel == "email" and not email:
         raise InvalidInput("an email ticket needs customer_email", "customer_email")
     if request.channel == "sms" and not request.customer_phone:
@@ -76,7 +75,7 @@ def open_ticket(request: NewTicketRequest, principal: Principal, deps: InboxDeps
     given = ([("email", email)] if email else []) + ([("phone", phone)] if phone else [])
     known = deps.repository.lookup(Lookup(identities=tuple(given), next_ticket_number=True))
     # A call that gives both an address and a number links them to one customer (unclaimed ones only).
-    plan = plan_identities(given, known.identities, name=request.customer_name.strip()[:200], now=now,
+    plan = plan_identities(given, known.identities, name=name, now=now,
                            load_customer=deps.repository.get_customer)
     customer_id = plan.customer_id
     ticket_id = new_id()
@@ -84,14 +83,14 @@ def open_ticket(request: NewTicketRequest, principal: Principal, deps: InboxDeps
     ticket = Ticket(
         id=ticket_id, number=0, subject=subject, status=TicketStatus.OPEN, queue=queue, channel=channel,
         customer_id=customer_id, created_at=now, updated_at=now, last_activity_at=now, customer_email=email,
-        customer_phone=phone, customer_name=request.customer_name.strip()[:200],
+        customer_phone=phone, customer_name=name,
         first_responded_at=now, assignee=principal.user_id,
     )
     if channel is Channel.PHONE:
         # The call's log is what the customer said: an inbound message on the phone channel.
         message = Message(
             id=new_id(), ticket_id=ticket_id, created_at=now, direction=Direction.INBOUND, channel=channel,
-            from_address=email or phone or "", from_name=request.customer_name.strip()[:200],
+            from_address=email or phone or "", from_name=name,
             subject=subject, body_text=body, visible_text=body, author_id=principal.user_id,
         )
     else:

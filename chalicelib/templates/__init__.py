@@ -28,6 +28,9 @@ def render_file(name: str, context: dict[str, Any]) -> str:
 
 
 def render_string(source: str, context: dict[str, Any]) -> str:
-    """Renders a template held as data (macros); raises jinja2's TemplateError on bad syntax,
-    unknown placeholders and anything the sandbox refuses."""
-    return str(_environment(True).from_string(source).render(**context))
+    """Renders a template held as data (macros) in the bounded sandbox (templates/bounded.py); raises
+    jinja2's TemplateError on bad syntax, unknown placeholders, anything the sandbox refuses and too
+    much work or output, and the template's own arithmetic errors (1/0) as Python raises them."""
+    from chalicelib.templates.bounded import render
+
+    return render(source, context)

@@ -9,13 +9,13 @@ Linking is an agent's act."""
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import asdict, dataclass
 
-from chalicelib.domain.customers import normalize_email
+from chalicelib.domain.customers import checked_email
 from chalicelib.domain.errors import InvalidInput, RateLimited
 from chalicelib.domain.ids import iso, new_id
 from chalicelib.domain.privacy import pseudonym
+from chalicelib.domain.text import single_line
 from chalicelib.domain.threading import ReopenRule
 from chalicelib.domain.tickets import Channel
 from chalicelib.ports import QuarantineRecord
@@ -27,7 +27,6 @@ SOURCE = "web"
 PER_IP_PER_HOUR = 10
 PER_ADDRESS_PER_HOUR = 5
 ACK_SUBJECT = "We received your message"  # the acknowledgement's subject: "[#1001] We received your message"
-_EMAIL = re.compile(r"^[^@\s<>()\[\],;:\"]{1,64}@[A-Za-z0-9.-]{1,253}\.[A-Za-z0-9-]{2,63}$")
 
 
 @dataclass(frozen=True)
@@ -44,9 +43,11 @@ class ContactForm:
 
 def submit_contact(form: ContactForm, deps: InboundDeps) -> int | None:
     """Returns the new ticket's number; None when the submission was kept aside (spam trap)."""
-    email = normalize_email(form.email)
-    if not _EMAIL.match(email):
-        raise InvalidInput("email is not an email address", "email")
+    # Everything is checked before anything is written: the subject and name go into mail headers.
+    email = checked_email(form.email, "email")
+    single_line(form.subject, "subject", 200)
+    single_line(form.name, "name", 200)
+    single_line(form.order_number, "order_number", 64, required=False)
     phone = None
     if form.phone and form.phone.strip():
         try:
