@@ -11,7 +11,10 @@ from email import errors, policy
 from email.message import EmailMessage, Message
 from email.parser import BytesHeaderParser, BytesParser
 from email.utils import getaddresses, parsedate_to_datetime
+from functools import lru_cache
 
+from chalicelib.domain.customers import checked_email, normalize_email
+from chalicelib.domain.errors import InvalidInput
 from chalicelib.mail.banner import BANNER_DEFECT, MAIL_HEADERS, without_banner
 from chalicelib.mail.charsets import (
     FOLD,
@@ -25,7 +28,14 @@ from chalicelib.mail.charsets import (
     unfold,
 )
 from chalicelib.mail.header_policy import HeaderClasses, OncePerMessagePolicy
-from chalicelib.mail.html import html_to_text, rough_word_count, sanitize_html
+from chalicelib.mail.html import (
+    SHORTENED_NOTE,
+    display_html,
+    html_to_text,
+    nesting_depth,
+    rough_word_count,
+    sanitize_html,
+)
 from chalicelib.mail.model import (
     Address,
     AttachmentPart,
@@ -41,7 +51,10 @@ _PARSE_POLICY = OncePerMessagePolicy(header_factory=HeaderClasses())
 # Forwarded mail is stored as the customer's client sent it: no refolding of its headers.
 _SERIALIZE_POLICY = policy.default.clone(refold_source="none")
 _DEFAULT_LIMITS = MailLimits()
-_BOUNDARY_PARAM = re.compile(rb"boundary\s*=", re.IGNORECASE)
+# A boundary parameter, its value quoted or not; `boundary*0=` (RFC 2231 continuations) has no value here.
+_BOUNDARY_PARAM = re.compile(rb'boundary(\*[0-9]*\*?)?\s*=\s*(?:"([^"\r\n]*)"|([^\s;"]*))', re.IGNORECASE)
+# A line that starts with "--": a separator when the rest is one of the mail's boundaries.
+_DASH_LINE = re.compile(rb"[\r\n]--([^\r\n]*)")
 
 # ---------------------------------------------------------------------------------------------- headers
 
@@ -77,9 +90,38 @@ def _raw_values(message: Message, name: str) -> list[str]:
 _MAILBOX = re.compile(r'(?:"[^"\r\n]+"|[^\s<>()\[\]@,;:\\"]+)@(?:[^\s<>()\[\]@,;:\\"]+|\[[^\]\s]+\])')
 
 
+@lru_cache(maxsize=512)  # the same few addresses recur in From, Sender, To and Cc of one mail and its replies
+def _valid_email(addr_spec: str) -> str | None:
+    """checked_email's address (no quoting, control or line-break characters, a dotted domain), or None.
+
+    A reserved domain (.local, .test, as in the stdlib's own test mail) passes when the address would
+    pass under a public one: the mail is read like any other, and ingest, which checks the sender with
+    checked_email itself, does not answer it."""
+    try:
+        return checked_email(addr_spec)
+    except InvalidInput:
+        pass
+    from email_validator import SPECIAL_USE_DOMAIN_NAMES
+
+    local, _, domain = addr_spec.strip().strip("<>").strip().rpartition("@")
+    domain = domain.lower()
+    for reserved in SPECIAL_USE_DOMAIN_NAMES:
+        if domain == reserved or domain.endswith("." + reserved):
+            try:
+                checked_email(f"{local}@{domain[: -len(reserved)] or 'reserved.'}example")
+            except InvalidInput:
+                return None
+            return normalize_email(f"{local}@{domain}")
+    return None
+
+
 def _mailbox(name: str, addr_spec: str) -> Address | None:
-    email = addr_spec.strip().lower()
-    if not _MAILBOX.fullmatch(email):
+    """The mailbox when its address is valid (`_valid_email`); None otherwise. Checked here, at the edge,
+    so no service sees another."""
+    if not _MAILBOX.fullmatch(addr_spec.strip().lower()):
+        return None
+    email = _valid_email(addr_spec)
+    if email is None:
         return None
     return Address(email=email, name=" ".join(decode_words(name).split()).strip('"').strip())
 
@@ -99,14 +141,37 @@ def _pairs(value: str) -> list[tuple[str, str]]:
         return pairs
 
 
-def _addresses(values: Iterable[str]) -> list[Address]:
+def _first_mailboxes(value: str, limit: int) -> str:
+    """The header up to its `limit`-th mailbox: cut at the comma before the next "@" (linear, unlike the
+    parsers, and a display name with a comma in it loses at most the mailbox at the cut)."""
+    position = -1
+    for _ in range(limit):
+        position = value.find("@", position + 1)
+        if position < 0:
+            return value
+    following = value.find("@", position + 1)
+    if following < 0:
+        return value
+    cut = value.rfind(",", position, following)
+    return value[:cut] if cut > position else value[:following]
+
+
+def _addresses(values: Iterable[str], limit: int = _DEFAULT_LIMITS.max_addresses) -> list[Address]:
+    """The valid mailboxes of address headers, in order, deduplicated, at most `limit` per header; invalid
+    ones are left out (the header as written stays in ParsedEmail.headers)."""
     found: list[Address] = []
     for value in values:
-        for name, addr_spec in _pairs(value):
+        for name, addr_spec in _pairs(_first_mailboxes(value, limit)):
             address = _mailbox(fix_raw(name), fix_raw(addr_spec))
             if address is not None and address not in found:
                 found.append(address)
     return found
+
+
+def _rejected(values: list[str]) -> str | None:
+    """The header as written when it names a mailbox (something with an "@") and none of it is valid."""
+    written = [value for value in values if "@" in value]
+    return unfold(fix_raw(written[0])).strip() if written and not _addresses(written) else None
 
 
 _BRACKETED_ID = re.compile(r"<([^<>\s]+)>")
@@ -466,18 +531,53 @@ def _richer_text(plain: str, html: str) -> str:
     return html_text if len(html_text.split()) >= needed or not plain.strip() else plain
 
 
+def _boundaries(raw: bytes, limits: MailLimits) -> set[bytes] | None:
+    """The boundary values the mail declares; None when one is written as RFC 2231 continuations."""
+    found: set[bytes] = set()
+    for count, match in enumerate(_BOUNDARY_PARAM.finditer(raw), start=1):
+        if count > limits.max_parts:
+            raise MailLimitExceeded(f"max_parts exceeded (more than {limits.max_parts} multipart boundaries)")
+        star, quoted, bare = match.groups()
+        if star and star != b"*":
+            return None
+        value = quoted if quoted is not None else bare or b""
+        if star:  # boundary*=charset'language'value
+            value = binascii.a2b_qp(value.rpartition(b"'")[2].replace(b"%", b"="))
+        found.add(value.rstrip())
+    return found
+
+
 def _check_size(raw: bytes, limits: MailLimits) -> None:
+    """Limits the stdlib would only find after doing the work: each separator line is one part for it to
+    build (600,000 parts under one boundary took 99 s), so they are counted in the bytes first."""
     if len(raw) > limits.max_bytes:
         raise MailLimitExceeded(f"max_bytes exceeded ({len(raw)} > {limits.max_bytes})")
-    # Each multipart boundary is a part, and nested boundaries make the stdlib parser slow; count first.
-    for boundaries, _ in enumerate(_BOUNDARY_PARAM.finditer(raw), start=1):
-        if boundaries > limits.max_parts:
-            raise MailLimitExceeded(f"max_parts exceeded (more than {limits.max_parts} multipart boundaries)")
+    _check_separators(raw, limits)
+    lines = raw.count(b"\n") + raw.count(b"\r") - raw.count(b"\r\n")
+    if lines > limits.max_lines:
+        raise MailLimitExceeded(f"max_lines exceeded ({lines} > {limits.max_lines} lines)")
+
+
+def _check_separators(raw: bytes, limits: MailLimits) -> None:
+    boundaries = _boundaries(raw, limits)
+    if raw.count(b"\n--") + raw.count(b"\r--") <= limits.max_parts:  # most mail: two memchr passes
+        return
+    parts = 0
+    for match in _DASH_LINE.finditer(raw):
+        line = match.group(1).rstrip(b" \t")
+        # A separator opens a part; "--boundary--" closes the multipart. Without the boundary values
+        # (RFC 2231 continuations) every "--" line counts: fewer parts than that never reach here.
+        if boundaries is None or line in boundaries:
+            parts += 1
+            if parts > limits.max_parts:
+                raise MailLimitExceeded(
+                    f"max_parts exceeded (more than {limits.max_parts} multipart separators)")
 
 
 def _parse(raw: bytes, limits: MailLimits) -> Message:
     try:
-        return BytesParser(policy=_PARSE_POLICY.for_one_message()).parsebytes(raw)
+        message_policy = _PARSE_POLICY.for_one_message(limits.max_parameters, limits.max_headers)
+        return BytesParser(policy=message_policy).parsebytes(raw)
     except RecursionError as exc:
         raise MailLimitExceeded(f"max_depth exceeded (nesting deeper than {limits.max_depth})") from exc
 
@@ -503,9 +603,19 @@ def parse_email(raw: bytes, limits: MailLimits = _DEFAULT_LIMITS) -> ParsedEmail
     text_part, html_part = _body_part(message, "plain"), _body_part(message, "html")
     html_parts = _html_fragments(html_part, walk)
     html_source = "\n".join(_text_of(part) for part in html_parts) if html_parts else None
+    shortened = False
+    if html_source is not None:
+        # Only the head of a huge HTML body is sanitized and converted; the raw mail keeps all of it.
+        html_source, shortened = display_html(html_source)
+        depth = nesting_depth(html_source, limits.max_html_depth)
+        if depth > limits.max_html_depth:
+            raise MailLimitExceeded(f"max_html_depth exceeded (HTML nested deeper than {limits.max_html_depth})")
     text = _text_of(text_part) if text_part is not None else ""
     if html_source:
+        plain = text
         text = _richer_text(text, html_source)
+        if shortened and text is not plain:
+            text = f"{text}\n\n[{SHORTENED_NOTE}]"
     if not MAIL_HEADERS.intersection(raw_headers):
         # Not a mail at all, just a body: the parser may have taken a first line ("Note: ...") for a header.
         text = normalize_newlines(decode_bytes(raw, None))
@@ -528,24 +638,33 @@ def parse_email(raw: bytes, limits: MailLimits = _DEFAULT_LIMITS) -> ParsedEmail
         attachments.append(_attachment(part, content_type, filename, len(attachments) + 1))
 
     bounce = next((report for report in map(_bounce, walk.reports) if report is not None), None)
-    senders = _addresses(raw_headers.get("from", [])) or _addresses(raw_headers.get("sender", []))
+    senders = (_addresses(raw_headers.get("from", []), limits.max_addresses)
+               or _addresses(raw_headers.get("sender", []), limits.max_addresses))
+    rejected_sender = None if senders else (_rejected(raw_headers.get("from", []))
+                                            or _rejected(raw_headers.get("sender", [])))
     subjects = headers.get("subject", [])
     return ParsedEmail(
         message_id=next(iter(_message_ids(raw_headers.get("message-id", [])[:1], loose=True)), None),
         in_reply_to=_message_ids(raw_headers.get("in-reply-to", [])),
         references=_message_ids(raw_headers.get("references", [])),
         sender=senders[0] if senders else None,
-        reply_to=_addresses(raw_headers.get("reply-to", [])),
-        to=_addresses(raw_headers.get("to", [])),
-        cc=_addresses(raw_headers.get("cc", [])),
+        reply_to=_addresses(raw_headers.get("reply-to", []), limits.max_addresses),
+        to=_addresses(raw_headers.get("to", []), limits.max_addresses),
+        cc=_addresses(raw_headers.get("cc", []), limits.max_addresses),
         subject=" ".join(subjects[0].split()) if subjects else "",
         date=_date(raw_headers.get("date", [])),
         text=text,
         visible_text=visible_text(text),
-        html=sanitize_html(html_source) if html_source is not None else None,
+        html=_display(html_source, shortened) if html_source is not None else None,
         attachments=attachments,
         headers=headers,
         return_path=_return_path(raw_headers.get("return-path", [])),
         bounce=bounce,
         defects=walk.defects,
+        rejected_sender=rejected_sender,
     )
+
+
+def _display(html: str, shortened: bool) -> str:
+    cleaned = sanitize_html(html)
+    return f"{cleaned}<p><em>{SHORTENED_NOTE}</em></p>" if shortened else cleaned
