@@ -8,8 +8,9 @@ import unicodedata
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from email import errors, policy
+from email.feedparser import BytesFeedParser
 from email.message import EmailMessage, Message
-from email.parser import BytesHeaderParser, BytesParser
+from email.parser import BytesHeaderParser
 from email.utils import getaddresses, parsedate_to_datetime
 from functools import lru_cache
 
@@ -29,6 +30,7 @@ from chalicelib.mail.charsets import (
 )
 from chalicelib.mail.header_policy import HeaderClasses, OncePerMessagePolicy
 from chalicelib.mail.html import (
+    DISPLAY_HTML_CHARS,
     SHORTENED_NOTE,
     display_html,
     html_to_text,
@@ -51,6 +53,7 @@ _PARSE_POLICY = OncePerMessagePolicy(header_factory=HeaderClasses())
 # Forwarded mail is stored as the customer's client sent it: no refolding of its headers.
 _SERIALIZE_POLICY = policy.default.clone(refold_source="none")
 _DEFAULT_LIMITS = MailLimits()
+_FEED_BYTES = 1024 * 1024
 # A boundary parameter, its value quoted or not; `boundary*0=` (RFC 2231 continuations) has no value here.
 _BOUNDARY_PARAM = re.compile(rb'boundary(\*[0-9]*\*?)?\s*=\s*(?:"([^"\r\n]*)"|([^\s;"]*))', re.IGNORECASE)
 # A line that starts with "--": a separator when the rest is one of the mail's boundaries.
@@ -267,6 +270,41 @@ def _text_of(part: Message) -> str:
         except Exception:  # fall back to decoding the payload ourselves
             pass
     return normalize_newlines(decode_bytes(_payload_bytes(part), charset))
+
+
+# Source characters per decoded character, at most: UTF-8 takes up to 4 bytes a character, base64 4/3 of a
+# byte plus line breaks, quoted-printable 3 per byte.
+_SOURCE_PER_CHAR = {"base64": 6, "quoted-printable": 12}
+_NOT_BASE64 = re.compile(r"[^A-Za-z0-9+/]")
+
+
+def _text_head(part: Message, max_chars: int) -> str:
+    """_text_of for a part whose text is surely longer than `max_chars`: only a head of at least that many
+    characters is decoded, not 40 MB into a copy or two."""
+    try:
+        payload = part.get_payload()
+    except Exception:
+        payload = None
+    encoding = "".join(_raw_values(part, "content-transfer-encoding")[:1]).strip().lower()
+    source_chars = _SOURCE_PER_CHAR.get(encoding, 4) * max_chars
+    if not isinstance(payload, str) or len(payload) <= source_chars:
+        return _text_of(part)
+    head = payload[:source_chars]
+    try:
+        if encoding == "base64":
+            letters = _NOT_BASE64.sub("", head)
+            data = binascii.a2b_base64(letters[: len(letters) // 4 * 4])
+        elif encoding == "quoted-printable":
+            data = binascii.a2b_qp(head.encode("ascii", "surrogateescape"))
+        else:
+            data = head.encode("ascii", "surrogateescape")
+    except (binascii.Error, ValueError, UnicodeEncodeError):
+        return _text_of(part)
+    try:
+        charset = part.get_content_charset()
+    except Exception:
+        charset = None
+    return normalize_newlines(decode_bytes(data, charset))
 
 
 def _message_bytes(part: Message) -> bytes:
@@ -576,8 +614,11 @@ def _check_separators(raw: bytes, limits: MailLimits) -> None:
 
 def _parse(raw: bytes, limits: MailLimits) -> Message:
     try:
-        message_policy = _PARSE_POLICY.for_one_message(limits.max_parameters, limits.max_headers)
-        return BytesParser(policy=message_policy).parsebytes(raw)
+        parser = BytesFeedParser(policy=_PARSE_POLICY.for_one_message(limits.max_parameters, limits.max_headers))
+        # Fed in pieces: parsebytes would first decode all of a 40 MB mail into one more 40 MB string.
+        for start in range(0, len(raw), _FEED_BYTES):
+            parser.feed(raw[start:start + _FEED_BYTES])
+        return parser.close()
     except RecursionError as exc:
         raise MailLimitExceeded(f"max_depth exceeded (nesting deeper than {limits.max_depth})") from exc
 
@@ -602,7 +643,7 @@ def parse_email(raw: bytes, limits: MailLimits = _DEFAULT_LIMITS) -> ParsedEmail
 
     text_part, html_part = _body_part(message, "plain"), _body_part(message, "html")
     html_parts = _html_fragments(html_part, walk)
-    html_source = "\n".join(_text_of(part) for part in html_parts) if html_parts else None
+    html_source = "\n".join(_text_head(part, DISPLAY_HTML_CHARS) for part in html_parts) if html_parts else None
     shortened = False
     if html_source is not None:
         # Only the head of a huge HTML body is sanitized and converted; the raw mail keeps all of it.

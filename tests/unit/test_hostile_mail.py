@@ -83,19 +83,25 @@ def test_unclosed_comments_do_not_make_the_word_count_quadratic() -> None:
     assert parse_email(raw).text.strip() == "Hi there"
 
 
-def test_large_html_is_shortened_for_display_and_says_so() -> None:
-    # Given 3 MB of legal HTML (10 MB of it peaked at 562 MB in the sanitizer before)
-    parsed = parse_email(hostile.big_html(3 * 1024 * 1024))
+@pytest.mark.parametrize("encoding", ["8bit", "base64", "quoted-printable"])
+def test_large_html_is_shortened_for_display_and_says_so(encoding: str) -> None:
+    # Given 6 MB of legal HTML (10 MB of it peaked at 562 MB in the sanitizer before)
+    parsed = parse_email(hostile.big_html(6 * 1024 * 1024, encoding))
 
     # Then only its head is sanitized and converted, and both say the display is shortened
     assert parsed.html is not None and len(parsed.html) < DISPLAY_HTML_CHARS + 4096
     assert parsed.html.endswith(f"<p><em>{SHORTENED_NOTE}</em></p>")
     assert parsed.text.startswith("Order 5512 has not arrived") and parsed.text.endswith(f"[{SHORTENED_NOTE}]")
+    assert "Grüße" in parsed.text and "\ufffd" not in parsed.text[:-200]
+    assert len(parsed.text) > DISPLAY_HTML_CHARS // 3  # most of the budget is text, not lost to decoding
 
 
-def test_small_html_is_not_shortened() -> None:
-    parsed = parse_email(hostile.big_html(100_000))
+@pytest.mark.parametrize("encoding", ["8bit", "base64", "quoted-printable"])
+def test_html_within_the_budget_is_not_shortened(encoding: str) -> None:
+    parsed = parse_email(hostile.big_html(DISPLAY_HTML_CHARS - 4096, encoding))
+
     assert parsed.html is not None and SHORTENED_NOTE not in parsed.html and SHORTENED_NOTE not in parsed.text
+    assert parsed.html.rstrip().endswith("</table>")
 
 
 # ------------------------------------------------------------------------------------------ poison senders
