@@ -6,7 +6,7 @@ from datetime import datetime
 
 import pytest
 
-from chalicelib.mail.html import DISPLAY_HTML_CHARS, SHORTENED_NOTE
+from chalicelib.mail.html import DISPLAY_HTML_CHARS, DISPLAY_HTML_TAGS, SHORTENED_NOTE
 from chalicelib.mail.model import MailLimitExceeded, MailLimits
 from chalicelib.mail.parse import parse_email
 from tests.fixtures.mail import hostile
@@ -62,6 +62,22 @@ def test_legal_limits_parse() -> None:
     assert "x" in parse_email(_html_mail(b"<div><font>x</div>" * 20_000)).text
 
 
+@pytest.mark.parametrize(
+    "markup",
+    [
+        # Nesting the depth model does not see (the adoption agency, list items): 3-13 s each before
+        pytest.param(b"<ul><li><div>" * 20_000, id="list-items-holding-divs"),
+        pytest.param(b"<b><div></b>" * 20_000, id="misnested-formatting"),
+        pytest.param(b"<td><div>" * 20_000, id="cells-outside-a-table"),
+    ],
+)
+def test_html_is_sanitized_only_up_to_the_tag_budget(markup: bytes) -> None:
+    parsed = parse_email(_html_mail(b"<p>Hello</p>" + markup))
+
+    assert parsed.html is not None and parsed.html.endswith(f"<p><em>{SHORTENED_NOTE}</em></p>")
+    assert parsed.html.count("<div>") <= DISPLAY_HTML_TAGS
+
+
 def test_parts_counted_by_separator_not_by_parameter() -> None:
     within = hostile.many_parts(MailLimits().max_parts - 10)
     assert len(parse_email(within).attachments) == 0 and parse_email(within).text.startswith("Hello")
@@ -93,12 +109,13 @@ def test_large_html_is_shortened_for_display_and_says_so(encoding: str) -> None:
     assert parsed.html.endswith(f"<p><em>{SHORTENED_NOTE}</em></p>")
     assert parsed.text.startswith("Order 5512 has not arrived") and parsed.text.endswith(f"[{SHORTENED_NOTE}]")
     assert "Grüße" in parsed.text and "\ufffd" not in parsed.text[:-200]
-    assert len(parsed.text) > DISPLAY_HTML_CHARS // 3  # most of the budget is text, not lost to decoding
+    assert len(parsed.text) > 150_000  # the tag budget's worth of paragraphs, none lost to decoding
 
 
 @pytest.mark.parametrize("encoding", ["8bit", "base64", "quoted-printable"])
 def test_html_within_the_budget_is_not_shortened(encoding: str) -> None:
-    parsed = parse_email(hostile.big_html(DISPLAY_HTML_CHARS - 4096, encoding))
+    # Given HTML of about 18,000 tags in 310 KB (of a few hundred in most mail)
+    parsed = parse_email(hostile.big_html(310_000, encoding))
 
     assert parsed.html is not None and SHORTENED_NOTE not in parsed.html and SHORTENED_NOTE not in parsed.text
     assert parsed.html.rstrip().endswith("</table>")
