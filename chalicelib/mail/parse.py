@@ -12,10 +12,8 @@ from email.feedparser import BytesFeedParser
 from email.message import EmailMessage, Message
 from email.parser import BytesHeaderParser
 from email.utils import getaddresses, parsedate_to_datetime
-from functools import lru_cache
 
-from chalicelib.domain.customers import checked_email, normalize_email
-from chalicelib.domain.errors import InvalidInput
+from chalicelib.mail.addresses import addresses, rejected
 from chalicelib.mail.banner import BANNER_DEFECT, MAIL_HEADERS, without_banner
 from chalicelib.mail.charsets import (
     FOLD,
@@ -39,7 +37,6 @@ from chalicelib.mail.html import (
     sanitize_html,
 )
 from chalicelib.mail.model import (
-    Address,
     AttachmentPart,
     BounceReport,
     MailLimitExceeded,
@@ -47,6 +44,7 @@ from chalicelib.mail.model import (
     ParsedEmail,
 )
 from chalicelib.mail.raw_headers import RawHeaderDecoder
+from chalicelib.mail.raw_limits import check_raw
 from chalicelib.mail.reply_trim import visible_text
 
 _PARSE_POLICY = OncePerMessagePolicy(header_factory=HeaderClasses())
@@ -54,10 +52,6 @@ _PARSE_POLICY = OncePerMessagePolicy(header_factory=HeaderClasses())
 _SERIALIZE_POLICY = policy.default.clone(refold_source="none")
 _DEFAULT_LIMITS = MailLimits()
 _FEED_BYTES = 1024 * 1024
-# A boundary parameter, its value quoted or not; `boundary*0=` (RFC 2231 continuations) has no value here.
-_BOUNDARY_PARAM = re.compile(rb'boundary(\*[0-9]*\*?)?\s*=\s*(?:"([^"\r\n]*)"|([^\s;"]*))', re.IGNORECASE)
-# A line that starts with "--": a separator when the rest is one of the mail's boundaries.
-_DASH_LINE = re.compile(rb"[\r\n]--([^\r\n]*)")
 
 # ---------------------------------------------------------------------------------------------- headers
 
@@ -87,94 +81,6 @@ def _declared_charsets(parts: Iterable[tuple[Message, str]]) -> list[str]:
 
 def _raw_values(message: Message, name: str) -> list[str]:
     return [unfold(fix_raw(str(raw))) for key, raw in message.raw_items() if key.strip().lower() == name]
-
-
-# local@domain after the parsers are done: no spaces or brackets left over from a broken header.
-_MAILBOX = re.compile(r'(?:"[^"\r\n]+"|[^\s<>()\[\]@,;:\\"]+)@(?:[^\s<>()\[\]@,;:\\"]+|\[[^\]\s]+\])')
-
-
-@lru_cache(maxsize=512)  # the same few addresses recur in From, Sender, To and Cc of one mail and its replies
-def _valid_email(addr_spec: str) -> str | None:
-    """checked_email's address (no quoting, control or line-break characters, a dotted domain), or None.
-
-    A reserved domain (.local, .test, as in the stdlib's own test mail) passes when the address would
-    pass under a public one: the mail is read like any other, and ingest, which checks the sender with
-    checked_email itself, does not answer it."""
-    try:
-        return checked_email(addr_spec)
-    except InvalidInput:
-        pass
-    from email_validator import SPECIAL_USE_DOMAIN_NAMES
-
-    local, _, domain = addr_spec.strip().strip("<>").strip().rpartition("@")
-    domain = domain.lower()
-    for reserved in SPECIAL_USE_DOMAIN_NAMES:
-        if domain == reserved or domain.endswith("." + reserved):
-            try:
-                checked_email(f"{local}@{domain[: -len(reserved)] or 'reserved.'}example")
-            except InvalidInput:
-                return None
-            return normalize_email(f"{local}@{domain}")
-    return None
-
-
-def _mailbox(name: str, addr_spec: str) -> Address | None:
-    """The mailbox when its address is valid (`_valid_email`); None otherwise. Checked here, at the edge,
-    so no service sees another."""
-    if not _MAILBOX.fullmatch(addr_spec.strip().lower()):
-        return None
-    email = _valid_email(addr_spec)
-    if email is None:
-        return None
-    return Address(email=email, name=" ".join(decode_words(name).split()).strip('"').strip())
-
-
-def _pairs(value: str) -> list[tuple[str, str]]:
-    try:
-        header = _PARSE_POLICY.header_factory("to", value)
-        pairs = [(mailbox.display_name, mailbox.addr_spec) for mailbox in header.addresses]
-    except Exception:  # the structured parser raises on some garbage; the old one copes
-        pairs = []
-    if any(_MAILBOX.fullmatch(addr_spec.strip()) for _, addr_spec in pairs):
-        return pairs
-    try:
-        # A second opinion for what the strict parser gave up on ("<<a@b>", unbalanced quotes).
-        return pairs + getaddresses([value])
-    except Exception:
-        return pairs
-
-
-def _first_mailboxes(value: str, limit: int) -> str:
-    """The header up to its `limit`-th mailbox: cut at the comma before the next "@" (linear, unlike the
-    parsers, and a display name with a comma in it loses at most the mailbox at the cut)."""
-    position = -1
-    for _ in range(limit):
-        position = value.find("@", position + 1)
-        if position < 0:
-            return value
-    following = value.find("@", position + 1)
-    if following < 0:
-        return value
-    cut = value.rfind(",", position, following)
-    return value[:cut] if cut > position else value[:following]
-
-
-def _addresses(values: Iterable[str], limit: int = _DEFAULT_LIMITS.max_addresses) -> list[Address]:
-    """The valid mailboxes of address headers, in order, deduplicated, at most `limit` per header; invalid
-    ones are left out (the header as written stays in ParsedEmail.headers)."""
-    found: list[Address] = []
-    for value in values:
-        for name, addr_spec in _pairs(_first_mailboxes(value, limit)):
-            address = _mailbox(fix_raw(name), fix_raw(addr_spec))
-            if address is not None and address not in found:
-                found.append(address)
-    return found
-
-
-def _rejected(values: list[str]) -> str | None:
-    """The header as written when it names a mailbox (something with an "@") and none of it is valid."""
-    written = [value for value in values if "@" in value]
-    return unfold(fix_raw(written[0])).strip() if written and not _addresses(written) else None
 
 
 _BRACKETED_ID = re.compile(r"<([^<>\s]+)>")
@@ -569,49 +475,6 @@ def _richer_text(plain: str, html: str) -> str:
     return html_text if len(html_text.split()) >= needed or not plain.strip() else plain
 
 
-def _boundaries(raw: bytes, limits: MailLimits) -> set[bytes] | None:
-    """The boundary values the mail declares; None when one is written as RFC 2231 continuations."""
-    found: set[bytes] = set()
-    for count, match in enumerate(_BOUNDARY_PARAM.finditer(raw), start=1):
-        if count > limits.max_parts:
-            raise MailLimitExceeded(f"max_parts exceeded (more than {limits.max_parts} multipart boundaries)")
-        star, quoted, bare = match.groups()
-        if star and star != b"*":
-            return None
-        value = quoted if quoted is not None else bare or b""
-        if star:  # boundary*=charset'language'value
-            value = binascii.a2b_qp(value.rpartition(b"'")[2].replace(b"%", b"="))
-        found.add(value.rstrip())
-    return found
-
-
-def _check_size(raw: bytes, limits: MailLimits) -> None:
-    """Limits the stdlib would only find after doing the work: each separator line is one part for it to
-    build (600,000 parts under one boundary took 99 s), so they are counted in the bytes first."""
-    if len(raw) > limits.max_bytes:
-        raise MailLimitExceeded(f"max_bytes exceeded ({len(raw)} > {limits.max_bytes})")
-    _check_separators(raw, limits)
-    lines = raw.count(b"\n") + raw.count(b"\r") - raw.count(b"\r\n")
-    if lines > limits.max_lines:
-        raise MailLimitExceeded(f"max_lines exceeded ({lines} > {limits.max_lines} lines)")
-
-
-def _check_separators(raw: bytes, limits: MailLimits) -> None:
-    boundaries = _boundaries(raw, limits)
-    if raw.count(b"\n--") + raw.count(b"\r--") <= limits.max_parts:  # most mail: two memchr passes
-        return
-    parts = 0
-    for match in _DASH_LINE.finditer(raw):
-        line = match.group(1).rstrip(b" \t")
-        # A separator opens a part; "--boundary--" closes the multipart. Without the boundary values
-        # (RFC 2231 continuations) every "--" line counts: fewer parts than that never reach here.
-        if boundaries is None or line in boundaries:
-            parts += 1
-            if parts > limits.max_parts:
-                raise MailLimitExceeded(
-                    f"max_parts exceeded (more than {limits.max_parts} multipart separators)")
-
-
 def _parse(raw: bytes, limits: MailLimits) -> Message:
     try:
         parser = BytesFeedParser(policy=_PARSE_POLICY.for_one_message(limits.max_parameters, limits.max_headers))
@@ -625,7 +488,7 @@ def _parse(raw: bytes, limits: MailLimits) -> Message:
 
 def parse_email(raw: bytes, limits: MailLimits = _DEFAULT_LIMITS) -> ParsedEmail:
     """Parses one raw RFC 5322 mail. Raises only MailLimitExceeded; malformed input is decoded as best can."""
-    _check_size(raw, limits)
+    check_raw(raw, limits)
     message = _parse(raw, limits)
     unbannered = None
     if any(isinstance(defect, errors.MissingHeaderBodySeparatorDefect) for defect in message.defects):
@@ -679,19 +542,19 @@ def parse_email(raw: bytes, limits: MailLimits = _DEFAULT_LIMITS) -> ParsedEmail
         attachments.append(_attachment(part, content_type, filename, len(attachments) + 1))
 
     bounce = next((report for report in map(_bounce, walk.reports) if report is not None), None)
-    senders = (_addresses(raw_headers.get("from", []), limits.max_addresses)
-               or _addresses(raw_headers.get("sender", []), limits.max_addresses))
-    rejected_sender = None if senders else (_rejected(raw_headers.get("from", []))
-                                            or _rejected(raw_headers.get("sender", [])))
+    senders = (addresses(raw_headers.get("from", []), limits.max_addresses)
+               or addresses(raw_headers.get("sender", []), limits.max_addresses))
+    rejected_sender = None if senders else (rejected(raw_headers.get("from", []))
+                                            or rejected(raw_headers.get("sender", [])))
     subjects = headers.get("subject", [])
     return ParsedEmail(
         message_id=next(iter(_message_ids(raw_headers.get("message-id", [])[:1], loose=True)), None),
         in_reply_to=_message_ids(raw_headers.get("in-reply-to", [])),
         references=_message_ids(raw_headers.get("references", [])),
         sender=senders[0] if senders else None,
-        reply_to=_addresses(raw_headers.get("reply-to", []), limits.max_addresses),
-        to=_addresses(raw_headers.get("to", []), limits.max_addresses),
-        cc=_addresses(raw_headers.get("cc", []), limits.max_addresses),
+        reply_to=addresses(raw_headers.get("reply-to", []), limits.max_addresses),
+        to=addresses(raw_headers.get("to", []), limits.max_addresses),
+        cc=addresses(raw_headers.get("cc", []), limits.max_addresses),
         subject=" ".join(subjects[0].split()) if subjects else "",
         date=_date(raw_headers.get("date", [])),
         text=text,
