@@ -62,6 +62,9 @@ class ParsedEmail:
     return_path: str | None  # "" for the null sender <>
     bounce: BounceReport | None
     defects: list[str]  # parser defects worth recording (never fatal)
+    # The From (else Sender) header as written when it names a mailbox that is not a valid address
+    # (control or line-break characters, quoting, a comma in quotes): such a mail is never answered.
+    rejected_sender: str | None = None
 
 
 class MailLimitExceeded(Exception):
@@ -81,3 +84,17 @@ class MailLimits:
     max_depth: int = 12
     max_attachments: int = 50
     max_header_bytes: int = 256 * 1024
+    # Parameters of one Content-Type or Content-Disposition: the stdlib's parser is superlinear in them
+    # (10 parts of 20,000 took 84 s); real mail has a handful, a long RFC 2231 filename a dozen.
+    max_parameters: int = 100
+    # Elements open at once in the HTML body: the sanitizer's work is elements x depth (150,000 unclosed
+    # <div> took 76 s); real mail, even a long Outlook thread, stays under a few hundred.
+    max_html_depth: int = 1000
+    # The stdlib reads a mail line by line in Python: 40 MB of one-byte lines is 20 million of them. Real
+    # mail, base64 at 78 bytes a line, has about half a million in 40 MB.
+    max_lines: int = 2_000_000
+    # Header fields in all parts together: each is a Python object or three; real mail has a few hundred.
+    max_headers: int = 10_000
+    # Mailboxes read from one address header (To, Cc, ...): the stdlib's address parser is quadratic in
+    # them (15,000 took 13 s). The envelope names our addresses anyway; the header stays as written.
+    max_addresses: int = 200

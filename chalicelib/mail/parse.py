@@ -8,10 +8,12 @@ import unicodedata
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from email import errors, policy
+from email.feedparser import BytesFeedParser
 from email.message import EmailMessage, Message
-from email.parser import BytesHeaderParser, BytesParser
+from email.parser import BytesHeaderParser
 from email.utils import getaddresses, parsedate_to_datetime
 
+from chalicelib.mail.addresses import addresses, rejected
 from chalicelib.mail.banner import BANNER_DEFECT, MAIL_HEADERS, without_banner
 from chalicelib.mail.charsets import (
     FOLD,
@@ -25,9 +27,16 @@ from chalicelib.mail.charsets import (
     unfold,
 )
 from chalicelib.mail.header_policy import HeaderClasses, OncePerMessagePolicy
-from chalicelib.mail.html import html_to_text, rough_word_count, sanitize_html
+from chalicelib.mail.html import (
+    DISPLAY_HTML_CHARS,
+    SHORTENED_NOTE,
+    display_html,
+    html_to_text,
+    nesting_depth,
+    rough_word_count,
+    sanitize_html,
+)
 from chalicelib.mail.model import (
-    Address,
     AttachmentPart,
     BounceReport,
     MailLimitExceeded,
@@ -35,13 +44,14 @@ from chalicelib.mail.model import (
     ParsedEmail,
 )
 from chalicelib.mail.raw_headers import RawHeaderDecoder
+from chalicelib.mail.raw_limits import check_raw
 from chalicelib.mail.reply_trim import visible_text
 
 _PARSE_POLICY = OncePerMessagePolicy(header_factory=HeaderClasses())
 # Forwarded mail is stored as the customer's client sent it: no refolding of its headers.
 _SERIALIZE_POLICY = policy.default.clone(refold_source="none")
 _DEFAULT_LIMITS = MailLimits()
-_BOUNDARY_PARAM = re.compile(rb"boundary\s*=", re.IGNORECASE)
+_FEED_BYTES = 1024 * 1024
 
 # ---------------------------------------------------------------------------------------------- headers
 
@@ -71,42 +81,6 @@ def _declared_charsets(parts: Iterable[tuple[Message, str]]) -> list[str]:
 
 def _raw_values(message: Message, name: str) -> list[str]:
     return [unfold(fix_raw(str(raw))) for key, raw in message.raw_items() if key.strip().lower() == name]
-
-
-# local@domain after the parsers are done: no spaces or brackets left over from a broken header.
-_MAILBOX = re.compile(r'(?:"[^"\r\n]+"|[^\s<>()\[\]@,;:\\"]+)@(?:[^\s<>()\[\]@,;:\\"]+|\[[^\]\s]+\])')
-
-
-def _mailbox(name: str, addr_spec: str) -> Address | None:
-    email = addr_spec.strip().lower()
-    if not _MAILBOX.fullmatch(email):
-        return None
-    return Address(email=email, name=" ".join(decode_words(name).split()).strip('"').strip())
-
-
-def _pairs(value: str) -> list[tuple[str, str]]:
-    try:
-        header = _PARSE_POLICY.header_factory("to", value)
-        pairs = [(mailbox.display_name, mailbox.addr_spec) for mailbox in header.addresses]
-    except Exception:  # the structured parser raises on some garbage; the old one copes
-        pairs = []
-    if any(_MAILBOX.fullmatch(addr_spec.strip()) for _, addr_spec in pairs):
-        return pairs
-    try:
-        # A second opinion for what the strict parser gave up on ("<<a@b>", unbalanced quotes).
-        return pairs + getaddresses([value])
-    except Exception:
-        return pairs
-
-
-def _addresses(values: Iterable[str]) -> list[Address]:
-    found: list[Address] = []
-    for value in values:
-        for name, addr_spec in _pairs(value):
-            address = _mailbox(fix_raw(name), fix_raw(addr_spec))
-            if address is not None and address not in found:
-                found.append(address)
-    return found
 
 
 _BRACKETED_ID = re.compile(r"<([^<>\s]+)>")
@@ -202,6 +176,41 @@ def _text_of(part: Message) -> str:
         except Exception:  # fall back to decoding the payload ourselves
             pass
     return normalize_newlines(decode_bytes(_payload_bytes(part), charset))
+
+
+# Source characters per decoded character, at most: UTF-8 takes up to 4 bytes a character, base64 4/3 of a
+# byte plus line breaks, quoted-printable 3 per byte.
+_SOURCE_PER_CHAR = {"base64": 6, "quoted-printable": 12}
+_NOT_BASE64 = re.compile(r"[^A-Za-z0-9+/]")
+
+
+def _text_head(part: Message, max_chars: int) -> str:
+    """_text_of for a part whose text is surely longer than `max_chars`: only a head of at least that many
+    characters is decoded, not 40 MB into a copy or two."""
+    try:
+        payload = part.get_payload()
+    except Exception:
+        payload = None
+    encoding = "".join(_raw_values(part, "content-transfer-encoding")[:1]).strip().lower()
+    source_chars = _SOURCE_PER_CHAR.get(encoding, 4) * max_chars
+    if not isinstance(payload, str) or len(payload) <= source_chars:
+        return _text_of(part)
+    head = payload[:source_chars]
+    try:
+        if encoding == "base64":
+            letters = _NOT_BASE64.sub("", head)
+            data = binascii.a2b_base64(letters[: len(letters) // 4 * 4])
+        elif encoding == "quoted-printable":
+            data = binascii.a2b_qp(head.encode("ascii", "surrogateescape"))
+        else:
+            data = head.encode("ascii", "surrogateescape")
+    except (binascii.Error, ValueError, UnicodeEncodeError):
+        return _text_of(part)
+    try:
+        charset = part.get_content_charset()
+    except Exception:
+        charset = None
+    return normalize_newlines(decode_bytes(data, charset))
 
 
 def _message_bytes(part: Message) -> bytes:
@@ -467,25 +476,20 @@ def _richer_text(plain: str, html: str) -> str:
     return html_text if len(html_text.split()) >= needed or not plain.strip() else plain
 
 
-def _check_size(raw: bytes, limits: MailLimits) -> None:
-    if len(raw) > limits.max_bytes:
-        raise MailLimitExceeded(f"max_bytes exceeded ({len(raw)} > {limits.max_bytes})")
-    # Each multipart boundary is a part, and nested boundaries make the stdlib parser slow; count first.
-    for boundaries, _ in enumerate(_BOUNDARY_PARAM.finditer(raw), start=1):
-        if boundaries > limits.max_parts:
-            raise MailLimitExceeded(f"max_parts exceeded (more than {limits.max_parts} multipart boundaries)")
-
-
 def _parse(raw: bytes, limits: MailLimits) -> Message:
     try:
-        return BytesParser(policy=_PARSE_POLICY.for_one_message()).parsebytes(raw)
+        parser = BytesFeedParser(policy=_PARSE_POLICY.for_one_message(limits.max_parameters, limits.max_headers))
+        # Fed in pieces: parsebytes would first decode all of a 40 MB mail into one more 40 MB string.
+        for start in range(0, len(raw), _FEED_BYTES):
+            parser.feed(raw[start:start + _FEED_BYTES])
+        return parser.close()
     except RecursionError as exc:
         raise MailLimitExceeded(f"max_depth exceeded (nesting deeper than {limits.max_depth})") from exc
 
 
 def parse_email(raw: bytes, limits: MailLimits = _DEFAULT_LIMITS) -> ParsedEmail:
     """Parses one raw RFC 5322 mail. Raises only MailLimitExceeded; malformed input is decoded as best can."""
-    _check_size(raw, limits)
+    check_raw(raw, limits)
     message = _parse(raw, limits)
     unbannered = None
     if any(isinstance(defect, errors.MissingHeaderBodySeparatorDefect) for defect in message.defects):
@@ -503,10 +507,20 @@ def parse_email(raw: bytes, limits: MailLimits = _DEFAULT_LIMITS) -> ParsedEmail
 
     text_part, html_part = _body_part(message, "plain"), _body_part(message, "html")
     html_parts = _html_fragments(html_part, walk)
-    html_source = "\n".join(_text_of(part) for part in html_parts) if html_parts else None
+    html_source = "\n".join(_text_head(part, DISPLAY_HTML_CHARS) for part in html_parts) if html_parts else None
+    shortened = False
+    if html_source is not None:
+        # Only the head of a huge HTML body is sanitized and converted; the raw mail keeps all of it.
+        html_source, shortened = display_html(html_source)
+        depth = nesting_depth(html_source, limits.max_html_depth)
+        if depth > limits.max_html_depth:
+            raise MailLimitExceeded(f"max_html_depth exceeded (HTML nested deeper than {limits.max_html_depth})")
     text = _text_of(text_part) if text_part is not None else ""
     if html_source:
+        plain = text
         text = _richer_text(text, html_source)
+        if shortened and text is not plain:
+            text = f"{text}\n\n[{SHORTENED_NOTE}]"
     if not MAIL_HEADERS.intersection(raw_headers):
         # Not a mail at all, just a body: the parser may have taken a first line ("Note: ...") for a header.
         text = normalize_newlines(decode_bytes(raw, None))
@@ -529,24 +543,33 @@ def parse_email(raw: bytes, limits: MailLimits = _DEFAULT_LIMITS) -> ParsedEmail
         attachments.append(_attachment(part, content_type, filename, len(attachments) + 1))
 
     bounce = next((report for report in map(_bounce, walk.reports) if report is not None), None)
-    senders = _addresses(raw_headers.get("from", [])) or _addresses(raw_headers.get("sender", []))
+    senders = (addresses(raw_headers.get("from", []), limits.max_addresses)
+               or addresses(raw_headers.get("sender", []), limits.max_addresses))
+    rejected_sender = None if senders else (rejected(raw_headers.get("from", []))
+                                            or rejected(raw_headers.get("sender", [])))
     subjects = headers.get("subject", [])
     return ParsedEmail(
         message_id=next(iter(_message_ids(raw_headers.get("message-id", [])[:1], loose=True)), None),
         in_reply_to=_message_ids(raw_headers.get("in-reply-to", [])),
         references=_message_ids(raw_headers.get("references", [])),
         sender=senders[0] if senders else None,
-        reply_to=_addresses(raw_headers.get("reply-to", [])),
-        to=_addresses(raw_headers.get("to", [])),
-        cc=_addresses(raw_headers.get("cc", [])),
+        reply_to=addresses(raw_headers.get("reply-to", []), limits.max_addresses),
+        to=addresses(raw_headers.get("to", []), limits.max_addresses),
+        cc=addresses(raw_headers.get("cc", []), limits.max_addresses),
         subject=" ".join(subjects[0].split()) if subjects else "",
         date=_date(raw_headers.get("date", [])),
         text=text,
         visible_text=visible_text(text),
-        html=sanitize_html(html_source) if html_source is not None else None,
+        html=_display(html_source, shortened) if html_source is not None else None,
         attachments=attachments,
         headers=headers,
         return_path=_return_path(raw_headers.get("return-path", [])),
         bounce=bounce,
         defects=walk.defects,
+        rejected_sender=rejected_sender,
     )
+
+
+def _display(html: str, shortened: bool) -> str:
+    cleaned = sanitize_html(html)
+    return f"{cleaned}<p><em>{SHORTENED_NOTE}</em></p>" if shortened else cleaned

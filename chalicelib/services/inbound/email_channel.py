@@ -6,7 +6,7 @@ inbound pipeline."""
 from __future__ import annotations
 
 from chalicelib.config import Settings
-from chalicelib.domain.customers import normalize_email
+from chalicelib.domain.customers import checked_email, normalize_email
 from chalicelib.domain.errors import InvalidInput
 from chalicelib.domain.privacy import pseudonym
 from chalicelib.domain.threading import (
@@ -55,7 +55,19 @@ def ingest_email(notification: str, deps: InboundDeps) -> InboundOutcome:
         return intake.record_outcome(source, "dropped", "mail from our own address", deps)
     if not sender or "@" not in sender:
         return intake.quarantine_delivery(source, "no sender address", raw_location, deps)
+    if mail.rejected_sender is not None or not _valid_sender(sender):
+        # A From that is no valid address (control or line-break characters, quoting) would break the
+        # acknowledgement and every reply; the mail is kept in S3, never answered.
+        return intake.quarantine_delivery(source, "invalid sender address", raw_location, deps)
     return pipeline.deliver(inbound_email(mail, receipt, sender, raw_location, deps), deps)
+
+
+def _valid_sender(sender: str) -> bool:
+    try:
+        checked_email(sender, "sender")
+    except InvalidInput:
+        return False
+    return True
 
 
 def _raw_location(receipt: SesReceipt, deps: InboundDeps) -> str:

@@ -111,3 +111,47 @@ def test_lone_surrogates_do_not_crash_the_sanitizer() -> None:
 )
 def test_html_to_text(source: str, text: str) -> None:
     assert html_to_text(source) == text
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        '<blockquote cite="javascript:steal()">quoted</blockquote>',
+        '<q cite="javascript:steal()">quoted</q>',
+        '<img src="cid:logo" longdesc="javascript:steal()">',
+        '<table background="javascript:steal()"><tr><td background="https://tracker.example/b.gif">c</td></tr></table>',
+        '<video poster="https://tracker.example/p.gif"></video>',
+        '<form action="javascript:steal()"><button formaction="javascript:steal()">go</button></form>',
+        '<object data="javascript:steal()"></object>',
+        '<img src="javascript:steal()">',
+        '<a href=" JavaScript:steal()">x</a>',
+        '<a src="javascript:steal()">x</a>',
+    ],
+)
+def test_url_attributes_other_than_href_and_src_never_survive(source: str) -> None:
+    cleaned = sanitize_html(source).lower()
+
+    assert "javascript" not in cleaned and "tracker.example" not in cleaned and "steal" not in cleaned
+    for attribute in ("cite=", "longdesc=", "background=", "poster=", "action=", "formaction=", "data="):
+        assert attribute not in cleaned
+
+
+def test_styles_cannot_overlay_the_page() -> None:
+    overlay = ('<div style="position: fixed; top: 0; left: 0; right: 0; bottom: 0; z-index: 9999; '
+               'transform: scale(9); width: 100vw; height: 100vh; min-width: 5000px; margin-top: -900px; '
+               'color: red">Log in again</div>')
+
+    cleaned = sanitize_html(overlay)
+
+    for gone in ("position", "top", "left", "right", "bottom", "z-index", "transform", "vw", "vh", "5000px",
+                 "-900px"):
+        assert gone not in cleaned
+    assert cleaned == '<div style="color:red">Log in again</div>'
+
+
+def test_ordinary_sizes_survive_page_sized_ones_do_not() -> None:
+    cleaned = sanitize_html('<table width="600" style="width: 100%; max-width: 640px; margin: 0 auto"><tr>'
+                            '<td width="99999" height="50%">a</td></tr></table><img src="cid:x" width="20000">')
+
+    assert '<table width="600" style="width:100%;max-width:640px;margin:0 auto">' in cleaned
+    assert '<td height="50%">a</td>' in cleaned and '<img src="cid:x">' in cleaned
