@@ -2,19 +2,17 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import datetime
 from typing import Any
 
 from chalicelib.adapters import items, keys, sla_items
 from chalicelib.adapters.item_store import ABSENT, Add, ConditionFailed, Delete, Filter, Item, ItemStore, Operation, Put
+from chalicelib.adapters.send_records import SendRecords
 from chalicelib.domain.customers import Customer
 from chalicelib.domain.errors import AlreadyExists, VersionConflict
-from chalicelib.domain.ids import iso, parse_iso
 from chalicelib.domain.macros import Macro
 from chalicelib.domain.tickets import AckState, Message, Ticket, TicketEvent, TicketStatus
 from chalicelib.ports import (
     SENDING,
-    SENT,
     AckRecord,
     AuditEntry,
     Clock,
@@ -25,7 +23,6 @@ from chalicelib.ports import (
     LookupResult,
     NewTicketWrite,
     QuarantineRecord,
-    SendClaim,
     SlaConfig,
     TicketBundle,
     TicketChange,
@@ -38,22 +35,15 @@ RATE_TTL_SECONDS = 2 * 3600
 _NUMBER_ATTEMPTS = 8
 _MOVE_BATCH = 40  # two operations a message; a transaction holds at most 100
 _TRANSACTION_LIMIT = 100  # DynamoDB TransactWriteItems
-_CLAIM_ATTEMPTS = 4
 
 
-class TableRepository:
+class TableRepository(SendRecords):
     """Expiry times (TTL) and record times come from `clock`, never the wall clock, so a test's fixed
     time is the time the table sees."""
 
     def __init__(self, store: ItemStore, *, clock: Clock) -> None:
         self.store = store
         self.clock = clock
-
-    def _epoch_in(self, seconds: int) -> int:
-        return int(self.clock.now().timestamp()) + seconds
-
-    def _stamp(self) -> str:
-        return iso(self.clock.now())  # the format services pass to record_inbound
 
     # ---- reads ---------------------------------------------------------------------------------
     def lookup(self, request: Lookup) -> LookupResult:
@@ -438,78 +428,3 @@ class TableRepository:
 
     def quarantine(self, record: QuarantineRecord) -> None:
         self.store.transact([Put(items.quarantine_item(record))])
-
-    # ---- sending exactly once ------------------------------------------------------------------
-    def _claim_put(self, claim: SendClaim, expect: dict[str, Any]) -> None:
-        self.store.transact([Put(items.send_claim_item(claim, self._epoch_in(items.SEND_CLAIM_TTL_SECONDS)),
-                                 expect)])
-
-    def claim_send(self, key: str, owner: str, lease_until: datetime) -> SendClaim:
-        mine = SendClaim(key=key, owner=owner, lease_until=iso(lease_until))
-        expect: dict[str, Any] = {"pk": ABSENT}  # the usual case: nobody claimed it yet, one write
-        for _ in range(_CLAIM_ATTEMPTS):
-            try:
-                self._claim_put(mine, expect)
-                return mine
-            except ConditionFailed:
-                pass
-            item = self.store.get(keys.send_claim(key))
-            if item is None:  # cannot happen while claims are never deleted; claim afresh all the same
-                mine, expect = replace(mine, version=1), {"pk": ABSENT}
-                continue
-            held = items.send_claim_from_item(item)
-            if held.state != SENDING or parse_iso(held.lease_until) > self.clock.now():
-                return held  # sent, or its sender is (as far as its lease says) still at it
-            # Its sender died mid-send: take the claim over, conditional on the version we read.
-            mine, expect = replace(mine, version=held.version + 1), {"version": held.version}
-        raise VersionConflict(f"the send {key} kept changing hands")
-
-    def mark_sent(self, claim: SendClaim, provider_id: str, header_message_id: str | None = None) -> SendClaim:
-        sent = replace(claim, state=SENT, provider_id=provider_id, header_message_id=header_message_id,
-                       version=claim.version + 1)
-        try:
-            self._claim_put(sent, {"version": claim.version, "owner": claim.owner})
-        except ConditionFailed as exc:
-            raise VersionConflict(f"the send {claim.key} was taken over while it went out") from exc
-        return sent
-
-    def release_send(self, claim: SendClaim) -> None:
-        released = replace(claim, lease_until=self._stamp(), version=claim.version + 1)
-        try:
-            self._claim_put(released, {"version": claim.version, "owner": claim.owner, "state": SENDING})
-        except ConditionFailed:
-            pass  # taken over or sent meanwhile: nothing of ours to release
-
-    def start_outbound(self, message: Message, idempotency_key: str | None = None) -> Message:
-        operations: list[Operation] = [Put(items.message_item(message), {"pk": ABSENT})]
-        if idempotency_key:
-            operations.insert(0, Put(items.reply_key_item(message.ticket_id, idempotency_key, message,
-                                                          self._epoch_in(items.REPLY_KEY_TTL_SECONDS)),
-                                     {"pk": ABSENT}))
-        try:
-            self.store.transact(operations)
-            return message
-        except ConditionFailed as exc:
-            if not idempotency_key or 0 not in exc.indexes:
-                raise AlreadyExists("this outbound message was written before") from exc
-            first = self.find_reply(message.ticket_id, idempotency_key)
-            if first is None:  # abandoned in between (its send failed): the agent may send again
-                raise VersionConflict("the idempotency key was released; send again") from exc
-            return first
-
-    def find_reply(self, ticket_id: str, idempotency_key: str) -> Message | None:
-        used = self.store.get(keys.reply_key(ticket_id, idempotency_key))
-        found = used and self.store.get(keys.message(ticket_id, used["created_at"], used["message_id"]))
-        return items.message_from_item(found) if found else None
-
-    def abandon_outbound(self, message: Message, idempotency_key: str | None = None) -> None:
-        operations: list[Operation] = [Delete(keys.message(message.ticket_id, message.created_at, message.id))]
-        if idempotency_key:
-            operations.append(Delete(keys.reply_key(message.ticket_id, idempotency_key)))
-        self.store.transact(operations)
-
-    def mark_outbound(self, message: Message) -> None:
-        try:
-            self.store.transact([Put(items.message_item(message), {"delivery_state": SENDING})])
-        except ConditionFailed:
-            pass  # the record landed after all

@@ -1,10 +1,8 @@
 """Customers and their identities (email addresses, phone numbers)."""
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field, replace
 
-EMAIL_PATTERN = re.compile(r"^[^@\s<>()\[\],;:\"]{1,64}@[A-Za-z0-9.-]{1,253}\.[A-Za-z0-9-]{2,63}$")
 IDENTITY_KINDS = ("email", "phone")
 
 
