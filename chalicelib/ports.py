@@ -115,6 +115,7 @@ class NewTicketWrite:
     expected_number: int = 0  # from Lookup.next_ticket_number; the store retries on a race
     customer_update: Customer | None = None  # an existing customer who gained identities (version as read)
     conversation: ConversationClaim | None = None
+    send_claim: SendClaim | None = None  # the acknowledgement's claim, held from birth by the ticket's writer
 
 
 @dataclass
@@ -169,6 +170,7 @@ class AckRecord:
     event: TicketEvent
     message_ids: list[MessageIdEntry]
     inbound: InboundRecord | None = None
+    claim: SendClaim | None = None  # marked `sent` with the provider's ids in the same transaction
 
 
 SENDING = "sending"  # SendClaim.state: the claimant is sending (or died doing so: see lease_until)

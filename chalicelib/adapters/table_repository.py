@@ -219,6 +219,9 @@ class TableRepository(SendRecords):
             claim = write.conversation
             expect = {"ticket_id": claim.previous} if claim.previous else {"pk": ABSENT}
             operations.append(Put(items.conversation_item(claim.channel, claim.number, claim.ticket_id), expect))
+        if write.send_claim:
+            operations.append(Put(items.send_claim_item(write.send_claim, self._epoch_in(items.SEND_CLAIM_TTL_SECONDS)),
+                                  {"pk": ABSENT}))
         return operations
 
     @staticmethod
@@ -315,6 +318,8 @@ class TableRepository(SendRecords):
         operations += [Put(items.message_id_item(m)) for m in record.message_ids]
         if record.inbound:
             operations.append(self._inbound_put(record.inbound))
+        if record.claim:  # the send is done: whoever finds the claim now records, never sends
+            operations.append(Put(items.send_claim_item(record.claim, self._epoch_in(items.SEND_CLAIM_TTL_SECONDS))))
         try:
             self.store.transact(operations)
         except ConditionFailed as exc:

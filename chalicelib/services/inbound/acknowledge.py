@@ -3,9 +3,10 @@ as the message came), and recording it exactly once — or, when the provider re
 so on the ticket so that no retry tries again.
 
 Exactly once under twin deliveries: the send is claimed first (a conditional write of the ack's claim,
-leased until this invocation's deadline); only the claimant sends, a twin that finds a live claim leaves
-it alone, and a claim whose sender died may be taken over after its lease. Right after the send the
-provider's ids go on the claim, so a resume after a lost record records the ack instead of resending it."""
+leased until this invocation's deadline; a new ticket's writer holds it from the create transaction);
+only the claimant sends, a twin that finds a live claim leaves it alone, and a claim whose sender died
+may be taken over after its lease. The record after the send marks the claim `sent` with the provider's
+ids in the same transaction, so whoever finds it records the ack instead of resending it."""
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -52,16 +53,24 @@ def claim_key(ticket_id: str) -> str:
     return f"ack#{ticket_id}"
 
 
-def acknowledge(ticket: Ticket, message: InboundMessage, deps: InboundDeps) -> bool:
+def new_claim(ticket_id: str, deps: InboundDeps) -> SendClaim:
+    """The claim a new ticket's writer holds from birth (written in the create transaction): a twin
+    delivery that reads the ticket finds the send already taken."""
+    deadline = deadline_or_default(deps.deadline, deps.clock)
+    return SendClaim(key=claim_key(ticket_id), owner=new_id(), lease_until=iso(deadline + LEASE_MARGIN))
+
+
+def acknowledge(ticket: Ticket, message: InboundMessage, deps: InboundDeps, held: SendClaim | None = None) -> bool:
     """Sends the acknowledgement of a new ticket and records it. True only when this call sent it: False when
-    the provider refused it, or a twin delivery holds (or finished) the send."""
+    the provider refused it, or a twin delivery holds (or finished) the send. `held`: the claim the caller
+    wrote with the ticket; without it, the send is claimed here first (a resume)."""
     now = deps.clock.now()
     deadline = deadline_or_default(deps.deadline, deps.clock)
-    owner = new_id()
-    claim = deps.repository.claim_send(claim_key(ticket.id), owner, deadline + LEASE_MARGIN)
+    owner = held.owner if held else new_id()
+    claim = held or deps.repository.claim_send(claim_key(ticket.id), owner, deadline + LEASE_MARGIN)
     if not claim.held_by(owner):
         if claim.state == SENT:  # its sender died before recording it (or is recording it now): record it
-            _record(ticket, message, claim.provider_id or "", claim.header_message_id, now, deps)
+            _record(ticket, message, claim, claim.provider_id or "", claim.header_message_id, now, deps)
         return False
     if claim.version > 1:  # taken over from a sender that died: it may have finished after all
         fresh = deps.repository.get_ticket(ticket.id)
@@ -82,8 +91,7 @@ def acknowledge(ticket: Ticket, message: InboundMessage, deps: InboundDeps) -> b
     except Exception:
         _release(claim, deps)  # not sent (as far as we know): Lambda's retry may claim and send
         raise
-    _mark_sent(claim, provider_id, header_id, deadline, deps)
-    _record(ticket, message, provider_id, header_id, now, deps)
+    _record(ticket, message, claim, provider_id, header_id, now, deps)
     return True
 
 
@@ -92,19 +100,6 @@ def _release(claim: SendClaim, deps: InboundDeps) -> None:
         deps.repository.release_send(claim)
     except DomainError:
         pass  # the lease runs out on its own
-
-
-def _mark_sent(claim: SendClaim, provider_id: str, header_id: str | None, deadline: datetime,
-               deps: InboundDeps) -> None:
-    """The provider's ids on the claim, first and alone (one small write): if the record below is lost, the
-    retry that finds them records the ack instead of sending it again."""
-    try:
-        retry_on_conflict(lambda _: deps.repository.mark_sent(claim, provider_id, header_id),
-                          attempts=SEND_RECORD_ATTEMPTS, retry_on=(Exception,), backoff=SEND_RECORD_BACKOFF,
-                          seconds_left=seconds_until(deadline, deps.clock),
-                          exhausted=lambda: TransientFailure("could not mark a sent acknowledgement"))
-    except DomainError:
-        pass  # the record itself is what counts; it retries on its own
 
 
 def _compose(ticket: Ticket, message: InboundMessage, now: datetime, deps: InboundDeps) -> OutgoingEmail | OutgoingSms:
@@ -137,8 +132,26 @@ def _ack_id(ticket: Ticket, route: EmailRoute) -> str:
     return f"ack.{ticket.id}@{route.from_address.partition('@')[2]}"
 
 
-def _record(ticket: Ticket, message: InboundMessage, provider_id: str, header_id: str | None, now: datetime,
-            deps: InboundDeps) -> None:
+def _record(ticket: Ticket, message: InboundMessage, claim: SendClaim, provider_id: str, header_id: str | None,
+            now: datetime, deps: InboundDeps) -> None:
+    """The sent acknowledgement on the thread, its Message-IDs, the delivery done and the claim `sent`: one
+    transaction, retried with backoff while the invocation has time. If it never lands, the provider's ids
+    still go on the claim (one small write), so the retry records the ack instead of sending it again."""
+    sent_claim = claim if claim.state == SENT else replace(
+        claim, state=SENT, provider_id=provider_id, header_message_id=header_id, version=claim.version + 1)
+    try:
+        _record_sent(ticket, message, sent_claim, provider_id, header_id, now, deps)
+    except Exception:
+        if claim.state != SENT:
+            try:
+                deps.repository.mark_sent(claim, provider_id, header_id)
+            except DomainError:
+                pass  # nothing more to do here: the lease and Lambda's retry decide
+        raise
+
+
+def _record_sent(ticket: Ticket, message: InboundMessage, claim: SendClaim, provider_id: str,
+                 header_id: str | None, now: datetime, deps: InboundDeps) -> None:
     outgoing = _compose(ticket, message, now, deps)
     at = iso(now + timedelta(microseconds=1))
     if isinstance(outgoing, OutgoingSms):
@@ -167,7 +180,7 @@ def _record(ticket: Ticket, message: InboundMessage, provider_id: str, header_id
                       promise=ticket.first_response_due_at)
     inbound = InboundRecord(message.source, message.source_id, state="done", ticket_id=ticket.id)
     record_sent_acknowledgement(deps.repository, AckRecord(ticket=ticket, message=recorded, event=event,
-                                                           message_ids=ids, inbound=inbound),
+                                                           message_ids=ids, inbound=inbound, claim=claim),
                                 seconds_left=seconds_until(deadline_or_default(deps.deadline, deps.clock),
                                                            deps.clock))
 

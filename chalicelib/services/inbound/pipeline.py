@@ -204,15 +204,16 @@ class _Attempt:
         if message.conversation:
             conversation = ConversationClaim(*message.conversation, ticket_id,
                                              previous=lookup.conversations.get(message.conversation))
+        held = acknowledge.new_claim(ticket_id, deps) if pending else None  # the send is ours from birth
         created = deps.repository.create_ticket(NewTicketWrite(
             ticket=stamp.ticket, message=stored, events=stamp.events,
             inbound=InboundRecord(*self.source, state="stored" if pending else "done", ticket_id=ticket_id),
             new_customer=plan.new_customer, new_identities=plan.new_identities, customer_update=plan.customer_update,
             claim_message_ids=[replace(c, ticket_id=ticket_id) for c in claims],
             rate_increments=list(rate_keys) if pending else [], expected_number=lookup.next_ticket_number,
-            conversation=conversation,
+            conversation=conversation, send_claim=held,
         ))
-        acknowledged = acknowledge.acknowledge(created, message, deps) if pending else False
+        acknowledged = acknowledge.acknowledge(created, message, deps, held) if pending else False
         return InboundOutcome("created", created.id, created.number, reason=ack_reason, acknowledged=acknowledged)
 
     def _resume(self, record: InboundRecord) -> InboundOutcome:
