@@ -6,7 +6,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from chalicelib.domain.errors import DomainError, NotFound, Rejected, ServiceUnavailable, TransientFailure
+from chalicelib.domain.errors import (
+    DomainError,
+    NotFound,
+    OutcomeUnknown,
+    Rejected,
+    ServiceUnavailable,
+    TransientFailure,
+)
 
 # botocore's standard retry mode treats these as throttling (botocore/retries/standard.py), plus the
 # spellings SNS and KMS use. A retry later cures them.
@@ -52,10 +59,19 @@ def domain_error(service: str, operation: str, exc: Exception, *, provider: str 
     `provider` is how an agent knows the service ("the mail provider"), `recipient` whom the send
     concerned (kept on `Rejected`, never put into its text: texts end up in logs) and `explain` adds
     the provider's own explanation (SES names the identity it refused; SNS's may quote the number)."""
-    from botocore.exceptions import ClientError, ConnectionError, HTTPClientError, IncompleteReadError
+    from botocore.exceptions import (
+        ClientError,
+        ConnectionClosedError,
+        ConnectionError,
+        HTTPClientError,
+        IncompleteReadError,
+        ReadTimeoutError,
+    )
 
     call = f"{service} {operation}"
     if not isinstance(exc, ClientError):
+        if isinstance(exc, ReadTimeoutError | ConnectionClosedError):  # sent, but no answer: maybe carried out
+            return OutcomeUnknown(f"{call} did not answer in time ({type(exc).__name__}); it may have been done")
         if isinstance(exc, ConnectionError | HTTPClientError | IncompleteReadError):
             return TransientFailure(f"{call} could not be reached ({type(exc).__name__}); try again")
         # Credentials, parameter validation, configuration: nothing a retry cures.

@@ -60,3 +60,8 @@ class Rejected(Unavailable):
 class ServiceUnavailable(DomainError):
     """An AWS dependency cannot be used (access denied, a table or bucket missing, sending paused for the
     account): no quick retry cures it, an operator must. The API answers 503; handlers let it propagate."""
+
+
+class OutcomeUnknown(TransientFailure):
+    """The request reached the provider but its answer never came (a read timeout): it may have been carried
+    out. A sender must not assume "not sent" (that is how customers get a mail twice)."""

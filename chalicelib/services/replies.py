@@ -15,6 +15,7 @@ from chalicelib.domain.errors import (
     DomainError,
     InvalidInput,
     NotFound,
+    OutcomeUnknown,
     TransientFailure,
     Unavailable,
     VersionConflict,
@@ -174,7 +175,8 @@ def reply(ticket_id: str, request: ReplyRequest, principal: Principal, deps: Inb
 
 def _send(outgoing: OutgoingEmail | OutgoingSms, message: Message, key: str | None,
           deps: InboxDeps) -> tuple[Message, list[MessageIdEntry]]:
-    """Sends the prepared reply; a failure to send takes the "sending" message (and its key) back off."""
+    """Sends the prepared reply. A refusal or a request that never reached the provider takes the "sending"
+    message (and its key) back off; an answer that never came leaves it on the thread, unconfirmed."""
     try:
         if isinstance(outgoing, OutgoingSms):
             assert deps.sms is not None  # check_can_text refused otherwise
@@ -182,6 +184,14 @@ def _send(outgoing: OutgoingEmail | OutgoingSms, message: Message, key: str | No
         else:
             sent = deps.mail.send(outgoing)
             provider_id, delivered = sent.provider_id, sent.header_message_id
+    except OutcomeUnknown:
+        # The provider may have sent it: the reply stays on the thread, unconfirmed, and keeps its key, so a
+        # resend with the same key sends nothing. The agent sees it and decides.
+        try:
+            deps.repository.mark_outbound(replace(message, delivery_state=UNCONFIRMED))
+        except DomainError:
+            pass  # it stays "sending": on the thread all the same
+        raise
     except Exception:
         try:
             deps.repository.abandon_outbound(message, key)

@@ -22,6 +22,7 @@ from chalicelib.domain.errors import (
     DomainError,
     InvalidInput,
     NotFound,
+    OutcomeUnknown,
     Rejected,
     ServiceUnavailable,
     TransientFailure,
@@ -108,7 +109,8 @@ def test_error_codes_become_domain_errors(service: str, code: str, status: int, 
 @pytest.mark.parametrize(("failure", "expected"), [
     (EndpointConnectionError(endpoint_url="https://dynamodb.invalid"), TransientFailure),
     (ConnectTimeoutError(endpoint_url="https://dynamodb.invalid"), TransientFailure),
-    (ReadTimeoutError(endpoint_url="https://dynamodb.invalid"), TransientFailure),
+    # Transient too, and more: the request went out, so it may have been carried out.
+    (ReadTimeoutError(endpoint_url="https://dynamodb.invalid"), OutcomeUnknown),
 ])
 def test_network_failures_are_transient(failure: Exception, expected: type[DomainError]) -> None:
     assert type(domain_error("dynamodb", "GetItem", failure)) is expected

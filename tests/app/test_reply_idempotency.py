@@ -153,3 +153,29 @@ def test_a_send_that_fails_leaves_nothing_and_frees_the_key(api: Api) -> None:
     assert thread_replies(api, ticket["id"]) == []
     status, message = reply(api, ticket, "retry-me")
     assert status == 201 and message["delivery_state"] == "sent"
+
+
+def test_a_reply_whose_answer_from_ses_never_came_stays_unconfirmed_and_a_resend_sends_nothing(
+        api: Api, quick_backoff: None) -> None:
+    """Given SES took the request but its answer timed out (it may have sent the mail), the reply is on
+    the thread as unconfirmed, and a resend with the same Idempotency-Key sends no second mail."""
+    from botocore.exceptions import ReadTimeoutError
+
+    ticket = email_ticket(api)
+    ses = aws_client("ses", REGION)
+    before = len(sent_emails())
+
+    def answer_lost(**_: Any) -> None:
+        raise ReadTimeoutError(endpoint_url="https://email.eu-central-1.amazonaws.com")
+
+    ses.meta.events.register("before-call.ses.SendRawEmail", answer_lost)
+    try:
+        status, body = reply(api, ticket, "lost-answer")
+    finally:
+        ses.meta.events.unregister("before-call.ses.SendRawEmail", answer_lost)
+    assert status == 503 and body["error"]["code"] == "temporarily_unavailable"
+    [shown] = thread_replies(api, ticket["id"])
+    assert shown["delivery_state"] == "unconfirmed"
+    status, again = reply(api, ticket, "lost-answer")
+    assert status in (200, 201) and again["id"] == shown["id"]
+    assert len(sent_emails()) == before

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 
 from chalicelib.domain.calendar import describe_promise
 from chalicelib.domain.customers import Customer
-from chalicelib.domain.errors import DomainError, TransientFailure, Unavailable
+from chalicelib.domain.errors import DomainError, OutcomeUnknown, TransientFailure, Unavailable
 from chalicelib.domain.ids import iso, new_id, parse_iso
 from chalicelib.domain.threading import normalize_message_id, numbered_subject, reply_address
 from chalicelib.domain.tickets import AckState, Channel, Direction, EventType, Message, Ticket, new_event
@@ -88,6 +88,8 @@ def acknowledge(ticket: Ticket, message: InboundMessage, deps: InboundDeps, held
     except Unavailable as exc:  # Rejected included: the address or number refuses, for good
         _record_refusal(ticket, str(exc), inbound, deps.repository)
         return False
+    except OutcomeUnknown:
+        raise  # it may have gone: the claim stays until its lease ends, so no twin sends at once
     except Exception:
         _release(claim, deps)  # not sent (as far as we know): Lambda's retry may claim and send
         raise
