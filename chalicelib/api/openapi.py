@@ -75,6 +75,11 @@ def document() -> dict[str, Any]:
             parameters += [{"name": n, "in": "query", "required": False, "description": d,
                             "schema": {"type": "array", "items": {"type": "string"}} if t == "array" else {"type": t}}
                            for n, t, d in _LISTING_PARAMETERS]
+        if path == "/tickets/{ticket_id}/replies" and method == "POST":
+            parameters.append({"name": "Idempotency-Key", "in": "header", "required": False,
+                               "description": "the same key on the same ticket returns the first reply and sends "
+                                              "nothing (a resend after a lost answer is safe)",
+                               "schema": {"type": "string", "pattern": "^[A-Za-z0-9._:-]{1,128}$"}})
         if path == "/customers" and method == "GET":
             parameters += [{"name": n, "in": "query", "required": False, "schema": {"type": "string"}}
                            for n in ("email", "phone")]

@@ -179,3 +179,11 @@ def test_a_reply_whose_answer_from_ses_never_came_stays_unconfirmed_and_a_resend
     status, again = reply(api, ticket, "lost-answer")
     assert status in (200, 201) and again["id"] == shown["id"]
     assert len(sent_emails()) == before
+
+
+def test_the_openapi_document_declares_the_idempotency_key_header(api: Api) -> None:
+    status, document = api.call("GET", "/openapi.json", role=None)
+    assert status == 200
+    parameters = document["paths"]["/tickets/{ticket_id}/replies"]["post"]["parameters"]
+    [header] = [p for p in parameters if p["in"] == "header"]
+    assert header["name"] == "Idempotency-Key" and header["required"] is False
