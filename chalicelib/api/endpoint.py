@@ -175,3 +175,12 @@ def multi(request: Any, name: str) -> list[str]:
         return []
     values = params.getlist(name) if hasattr(params, "getlist") else [params[name]]
     return [v for value in values for v in value.split(",") if v]
+
+
+def checked_id(value: str, what: str = "ticket") -> str:
+    """An id from the path (tickets, customers, macros are alphanumeric): anything else is a 404, never a read."""
+    from chalicelib.domain.errors import NotFound
+
+    if not value or len(value) > 64 or not value.isalnum():
+        raise NotFound(f"no such {what}")
+    return value

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from chalicelib.api.endpoint import endpoint, responds, shop
+from chalicelib.api.endpoint import checked_id, endpoint, responds, shop
 from chalicelib.domain.principals import Principal, Role
 
 if TYPE_CHECKING:
@@ -21,21 +21,13 @@ def identity_out(identity: Identity) -> dict[str, Any]:
             "undeliverable": identity.undeliverable, "sms_opted_out": identity.sms_opted_out}
 
 
-def _customer_id(value: str) -> str:
-    from chalicelib.domain.errors import NotFound
-
-    if not value or len(value) > 64 or not value.isalnum():
-        raise NotFound("no such customer")
-    return value
-
-
 @endpoint("/customers/{customer_id}/identities", ["GET"], role=Role.AGENT)
 @responds("IdentityListOut")
 def list_customer_identities(_principal: Principal, _request: Any, customer_id: str) -> dict[str, Any]:
     """The customer's email addresses and numbers, with their delivery flags"""
     from chalicelib.services.identity_flags import customer_identities
 
-    return {"items": [identity_out(i) for i in customer_identities(_customer_id(customer_id), _deps())]}
+    return {"items": [identity_out(i) for i in customer_identities(checked_id(customer_id, "customer"), _deps())]}
 
 
 @endpoint("/identities/email/{address}/undeliverable", ["DELETE"], role=Role.MANAGER)

@@ -5,7 +5,7 @@ from typing import TYPE_CHECKING, Any
 
 from chalice.app import Response
 
-from chalicelib.api.endpoint import endpoint, multi, query_of, responds, shop
+from chalicelib.api.endpoint import checked_id, endpoint, multi, query_of, responds, shop
 from chalicelib.domain.principals import Principal, Role
 
 if TYPE_CHECKING:
@@ -92,15 +92,7 @@ def ticket_by_number(_principal: Principal, _request: Any, number: str) -> dict[
 def get_ticket(_principal: Principal, _request: Any, ticket_id: str) -> dict[str, Any]:
     from chalicelib.services.inbox import ticket_detail
 
-    return _detail(ticket_detail(_checked_id(ticket_id), _deps()))
-
-
-def _checked_id(value: str) -> str:
-    from chalicelib.domain.errors import NotFound
-
-    if not value or len(value) > 64 or not value.isalnum():
-        raise NotFound("no such ticket")
-    return value
+    return _detail(ticket_detail(checked_id(ticket_id), _deps()))
 
 
 @endpoint("/tickets/{ticket_id}", ["PATCH"], role=Role.AGENT)
@@ -114,7 +106,7 @@ def patch_ticket(principal: Principal, _request: Any, ticket_id: str, body: mode
         version=body.version, status=body.status, priority=body.priority, queue=body.queue,
         assignee=body.assignee, unassign="assignee" in given and body.assignee is None, tags=body.tags,
     )
-    return ticket_out(update_ticket(_checked_id(ticket_id), update, principal, _deps()))
+    return ticket_out(update_ticket(checked_id(ticket_id), update, principal, _deps()))
 
 
 @endpoint("/tickets/{ticket_id}/replies", ["POST"], role=Role.AGENT, status=201)
@@ -129,8 +121,8 @@ def post_reply(principal: Principal, _request: Any, ticket_id: str, body: models
     request = ReplyRequest(body=body.body, version=body.version, status_after=body.status_after, force=body.force,
                            idempotency_key=models.idempotency_key(_request.headers))
     if body.macro_id:
-        request = apply_macro(body.macro_id, request, _checked_id(ticket_id), principal, deps)
-    _ticket, message = reply(_checked_id(ticket_id), request, principal, deps)
+        request = apply_macro(body.macro_id, request, checked_id(ticket_id), principal, deps)
+    _ticket, message = reply(checked_id(ticket_id), request, principal, deps)
     return message_out(message, shop().blobs)
 
 
@@ -140,7 +132,7 @@ def post_note(principal: Principal, _request: Any, ticket_id: str, body: models.
     from chalicelib.api.presenters import message_out
     from chalicelib.services.inbox import add_note
 
-    return message_out(add_note(_checked_id(ticket_id), body.body, None, principal, _deps()), None)
+    return message_out(add_note(checked_id(ticket_id), body.body, None, principal, _deps()), None)
 
 
 @endpoint("/tickets/{ticket_id}/merge", ["POST"], role=Role.AGENT)
@@ -149,7 +141,7 @@ def post_merge(principal: Principal, _request: Any, ticket_id: str, body: models
     from chalicelib.api.presenters import ticket_out
     from chalicelib.services.inbox import merge
 
-    target = merge(_checked_id(ticket_id), _checked_id(body.target_id), body.version, principal, _deps())
+    target = merge(checked_id(ticket_id), checked_id(body.target_id), body.version, principal, _deps())
     return ticket_out(target)
 
 
@@ -160,7 +152,7 @@ def post_unmerge(principal: Principal, _request: Any, ticket_id: str, body: mode
     from chalicelib.api.presenters import ticket_out
     from chalicelib.services.inbox import unmerge
 
-    return ticket_out(unmerge(_checked_id(ticket_id), body.version, principal, _deps()))
+    return ticket_out(unmerge(checked_id(ticket_id), body.version, principal, _deps()))
 
 
 # ---- macros ----------------------------------------------------------------------------------
@@ -194,12 +186,12 @@ def update_macro(principal: Principal, _request: Any, macro_id: str, body: model
     from chalicelib.api.presenters import macro_out
     from chalicelib.services.macros import save_macro
 
-    return macro_out(save_macro(_checked_id(macro_id), _draft(body), principal, _deps()))
+    return macro_out(save_macro(checked_id(macro_id), _draft(body), principal, _deps()))
 
 
 @endpoint("/macros/{macro_id}", ["DELETE"], role=Role.MANAGER, status=204)
 def delete_macro(_principal: Principal, _request: Any, macro_id: str) -> Response:
-    _deps().repository.delete_macro(_checked_id(macro_id))
+    _deps().repository.delete_macro(checked_id(macro_id))
     return Response(body="", status_code=204)
 
 
@@ -208,7 +200,7 @@ def delete_macro(_principal: Principal, _request: Any, macro_id: str) -> Respons
 def preview_macro(principal: Principal, _request: Any, macro_id: str, body: models.MacroPreviewBody) -> dict[str, Any]:
     from chalicelib.services.macros import render_macro
 
-    return {"body": render_macro(_checked_id(macro_id), _checked_id(body.ticket_id), principal, _deps())}
+    return {"body": render_macro(checked_id(macro_id), checked_id(body.ticket_id), principal, _deps())}
 
 
 # ---- customers -------------------------------------------------------------------------------
@@ -228,7 +220,7 @@ def get_customer(_principal: Principal, _request: Any, customer_id: str) -> dict
     from chalicelib.api.presenters import customer_out
     from chalicelib.services.customers import customer_view
 
-    return customer_out(*customer_view(_checked_id(customer_id), _deps()))
+    return customer_out(*customer_view(checked_id(customer_id), _deps()))
 
 
 @endpoint("/customers/{customer_id}", ["PATCH"], role=Role.AGENT)
@@ -237,7 +229,7 @@ def patch_customer(principal: Principal, _request: Any, customer_id: str, body: 
     from chalicelib.api.presenters import customer_out
     from chalicelib.services.customers import rename_customer
 
-    return customer_out(*rename_customer(_checked_id(customer_id), body.name, body.version, principal, _deps()))
+    return customer_out(*rename_customer(checked_id(customer_id), body.name, body.version, principal, _deps()))
 
 
 @endpoint("/customers/{customer_id}/identities", ["POST"], role=Role.AGENT)
@@ -247,7 +239,7 @@ def link_identity(principal: Principal, _request: Any, customer_id: str, body: m
     from chalicelib.api.presenters import customer_out
     from chalicelib.services.customers import link_identity as run
 
-    return customer_out(*run(_checked_id(customer_id), body.kind, body.value, body.version, principal, _deps()))
+    return customer_out(*run(checked_id(customer_id), body.kind, body.value, body.version, principal, _deps()))
 
 
 @endpoint("/customers/{customer_id}/identities/{kind}/{value}", ["DELETE"], role=Role.AGENT)
@@ -259,7 +251,7 @@ def unlink_identity(principal: Principal, _request: Any, customer_id: str, kind:
     from chalicelib.api.presenters import customer_out
     from chalicelib.services.customers import unlink_identity as run
 
-    return customer_out(*run(_checked_id(customer_id), kind, unquote(value)[:254], principal, _deps()))
+    return customer_out(*run(checked_id(customer_id), kind, unquote(value)[:254], principal, _deps()))
 
 
 @endpoint("/customers/{customer_id}/merge", ["POST"], role=Role.AGENT)
@@ -270,5 +262,5 @@ def merge_customers(principal: Principal, _request: Any, customer_id: str,
     from chalicelib.api.presenters import customer_out
     from chalicelib.services.customers import merge_customers as run
 
-    target = _checked_id(body.target_id)
-    return customer_out(*run(_checked_id(customer_id), target, body.version, principal, _deps()))
+    target = checked_id(body.target_id)
+    return customer_out(*run(checked_id(customer_id), target, body.version, principal, _deps()))

@@ -166,11 +166,16 @@ def reply(ticket_id: str, request: ReplyRequest, principal: Principal, deps: Inb
                                      "the reply was sent but could not be recorded; it shows on the thread as "
                                      "sent, not confirmed"))
     except TransientFailure:
-        try:
-            deps.repository.mark_outbound(replace(message, delivery_state=UNCONFIRMED))
-        except DomainError:
-            pass  # it stays "sending": on the thread all the same
+        _leave_unconfirmed(message, deps)
         raise
+
+
+def _leave_unconfirmed(message: Message, deps: InboxDeps) -> None:
+    """The reply may have gone but is not recorded: it shows as unconfirmed (or stays "sending")."""
+    try:
+        deps.repository.mark_outbound(replace(message, delivery_state=UNCONFIRMED))
+    except DomainError:
+        pass  # it stays "sending": on the thread all the same
 
 
 def _send(outgoing: OutgoingEmail | OutgoingSms, message: Message, key: str | None,
@@ -187,10 +192,7 @@ def _send(outgoing: OutgoingEmail | OutgoingSms, message: Message, key: str | No
     except OutcomeUnknown:
         # The provider may have sent it: the reply stays on the thread, unconfirmed, and keeps its key, so a
         # resend with the same key sends nothing. The agent sees it and decides.
-        try:
-            deps.repository.mark_outbound(replace(message, delivery_state=UNCONFIRMED))
-        except DomainError:
-            pass  # it stays "sending": on the thread all the same
+        _leave_unconfirmed(message, deps)
         raise
     except Exception:
         try:

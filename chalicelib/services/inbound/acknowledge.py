@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 
 from chalicelib.domain.calendar import describe_promise
 from chalicelib.domain.customers import Customer
-from chalicelib.domain.errors import DomainError, OutcomeUnknown, TransientFailure, Unavailable
+from chalicelib.domain.errors import DomainError, TransientFailure, Unavailable
 from chalicelib.domain.ids import iso, new_id, parse_iso
 from chalicelib.domain.threading import normalize_message_id, numbered_subject, reply_address
 from chalicelib.domain.tickets import AckState, Channel, Direction, EventType, Message, Ticket, new_event
@@ -31,6 +31,7 @@ from chalicelib.ports import (
     TicketChange,
     TicketRepository,
 )
+from chalicelib.services.inbound import claimed_sends
 from chalicelib.services.inbound.message import EmailRoute, InboundDeps, InboundMessage, SmsRoute
 from chalicelib.services.retry import (
     SEND_RECORD_ATTEMPTS,
@@ -44,9 +45,6 @@ from chalicelib.sms import compose
 from chalicelib.templates import render_file
 
 RECORD_ATTEMPTS = 3
-# A claim outlives its claimant's deadline by this much: Lambda stops the claimant by then, so a claim still
-# "sending" after it belongs to a sender that died, and a retry may send.
-LEASE_MARGIN = timedelta(seconds=30)
 
 
 def claim_key(ticket_id: str) -> str:
@@ -56,8 +54,7 @@ def claim_key(ticket_id: str) -> str:
 def new_claim(ticket_id: str, deps: InboundDeps) -> SendClaim:
     """The claim a new ticket's writer holds from birth (written in the create transaction): a twin
     delivery that reads the ticket finds the send already taken."""
-    deadline = deadline_or_default(deps.deadline, deps.clock)
-    return SendClaim(key=claim_key(ticket_id), owner=new_id(), lease_until=iso(deadline + LEASE_MARGIN))
+    return claimed_sends.new_claim(claim_key(ticket_id), deps)
 
 
 def acknowledge(ticket: Ticket, message: InboundMessage, deps: InboundDeps, held: SendClaim | None = None) -> bool:
@@ -65,10 +62,8 @@ def acknowledge(ticket: Ticket, message: InboundMessage, deps: InboundDeps, held
     the provider refused it, or a twin delivery holds (or finished) the send. `held`: the claim the caller
     wrote with the ticket; without it, the send is claimed here first (a resume)."""
     now = deps.clock.now()
-    deadline = deadline_or_default(deps.deadline, deps.clock)
-    owner = held.owner if held else new_id()
-    claim = held or deps.repository.claim_send(claim_key(ticket.id), owner, deadline + LEASE_MARGIN)
-    if not claim.held_by(owner):
+    claim, mine = claimed_sends.take(claim_key(ticket.id), deps, held)
+    if not mine:
         if claim.state == SENT:  # its sender died before recording it (or is recording it now): record it
             _record(ticket, message, claim, claim.provider_id or "", claim.header_message_id, now, deps)
         return False
@@ -80,28 +75,20 @@ def acknowledge(ticket: Ticket, message: InboundMessage, deps: InboundDeps, held
     inbound = InboundRecord(message.source, message.source_id, state="done", ticket_id=ticket.id)
     outgoing = _compose(ticket, message, now, deps)
     try:
-        if isinstance(outgoing, OutgoingSms):
-            provider_id, header_id = deps.sms.send(outgoing).provider_id, None
-        else:
-            sent = deps.mail.send(outgoing)
-            provider_id, header_id = sent.provider_id, sent.header_message_id
+        provider_id, header_id = claimed_sends.send_claimed(claim, lambda: _send(outgoing, deps), deps)
     except Unavailable as exc:  # Rejected included: the address or number refuses, for good
         _record_refusal(ticket, str(exc), inbound, deps.repository)
         return False
-    except OutcomeUnknown:
-        raise  # it may have gone: the claim stays until its lease ends, so no twin sends at once
-    except Exception:
-        _release(claim, deps)  # not sent (as far as we know): Lambda's retry may claim and send
-        raise
     _record(ticket, message, claim, provider_id, header_id, now, deps)
     return True
 
 
-def _release(claim: SendClaim, deps: InboundDeps) -> None:
-    try:
-        deps.repository.release_send(claim)
-    except DomainError:
-        pass  # the lease runs out on its own
+def _send(outgoing: OutgoingEmail | OutgoingSms, deps: InboundDeps) -> tuple[str, str | None]:
+    """The provider's id and the Message-ID recipients see (email only)."""
+    if isinstance(outgoing, OutgoingSms):
+        return deps.sms.send(outgoing).provider_id, None
+    sent = deps.mail.send(outgoing)
+    return sent.provider_id, sent.header_message_id
 
 
 def _compose(ticket: Ticket, message: InboundMessage, now: datetime, deps: InboundDeps) -> OutgoingEmail | OutgoingSms:

@@ -7,12 +7,11 @@ from dataclasses import replace
 from datetime import datetime
 
 from chalicelib.domain.errors import DomainError, TransientFailure, Unavailable
-from chalicelib.domain.ids import iso, new_id
+from chalicelib.domain.ids import iso
 from chalicelib.ports import SENT, CustomerChange, Identity, InboundRecord, Lookup, LookupResult, OutgoingSms
 from chalicelib.services.identities import plan_identities
-from chalicelib.services.inbound import intake
+from chalicelib.services.inbound import claimed_sends, intake
 from chalicelib.services.inbound.ack_policy import rate_key
-from chalicelib.services.inbound.acknowledge import LEASE_MARGIN
 from chalicelib.services.inbound.message import InboundDeps, InboundMessage, InboundOutcome, SmsRoute
 from chalicelib.services.retry import (
     SEND_RECORD_ATTEMPTS,
@@ -94,10 +93,8 @@ class _KeywordText:
         sender died before recording it) is recorded, not texted again."""
         settings, limit, word, deps = self.deps.settings, self.deps.settings.sms_max_segments, self.word, self.deps
         deadline = deadline_or_default(deps.deadline, deps.clock)
-        owner = new_id()
-        claim = deps.repository.claim_send(f"answer#{self.source[0]}#{self.source[1]}", owner,
-                                           deadline + LEASE_MARGIN)
-        if not claim.held_by(owner):
+        claim, mine = claimed_sends.take(f"answer#{self.source[0]}#{self.source[1]}", deps)
+        if not mine:
             if claim.state != SENT:
                 return InboundOutcome("duplicate", reason=f"{word.value} answer being sent by a twin delivery",
                                       keyword=word.value)
@@ -109,16 +106,11 @@ class _KeywordText:
             text = compose.opt_in_confirmation(settings.store_name, limit)
         else:
             text = compose.help_text(settings.store_name, settings.address_for(self.message.queue), limit)
+        outgoing = OutgoingSms(to=self.route.to, text=text, origination=self.route.origination)
         try:
-            sent = deps.sms.send(OutgoingSms(to=self.route.to, text=text, origination=self.route.origination))
+            sent = claimed_sends.send_claimed(claim, lambda: deps.sms.send(outgoing), deps)
         except Unavailable:
             return self._finish("done", f"{word.value} answer refused by the provider")
-        except Exception:
-            try:
-                deps.repository.release_send(claim)  # not sent, as far as we know: a retry may text it
-            except DomainError:
-                pass
-            raise
         try:  # the provider's id on the claim first: a lost record below is then recorded, not re-texted
             deps.repository.mark_sent(claim, sent.provider_id)
         except DomainError:
