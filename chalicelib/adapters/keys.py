@@ -1,6 +1,8 @@
 """Key builders for the single table: every item's pk/sk and index keys are spelled here and only here."""
 from __future__ import annotations
 
+import zlib
+
 from chalicelib.resources import PK, SK
 
 Key = dict[str, str]
@@ -103,11 +105,31 @@ def lane_partition(lane: str) -> str:
     return f"LANE#{lane}"
 
 
-# One partition each, on purpose: a Query per listing page or sweep page. A GSI partition takes
-# ~1,000 write units/s; a 2-4 KB ticket costs 2-4 per write, so one partition holds ~250 ticket
-# changes a second, hundreds of times a shop's rate. Past that, shard by ticket hash and merge.
+# Hot aggregates (every new ticket writes them) are spread over a fixed number of shards by ticket
+# hash: a GSI partition takes ~1,000 write units/s, so one partition caps the whole shop. Readers
+# query every shard and merge (docs/capacity.md has the arithmetic).
+INDEX_SHARDS = 4
+
+
+def shard_of(ticket_id: str) -> int:
+    """A ticket's shard: stable (crc32, not Python's salted hash) and uniform over ULIDs."""
+    return zlib.crc32(ticket_id.encode()) % INDEX_SHARDS
+
+
+def shards() -> range:
+    return range(INDEX_SHARDS)
+
+
 DUE_PARTITION = "DUE"
 SLA_PARTITION = "SLA"
+
+
+def due_partition(shard: int) -> str:
+    return f"{DUE_PARTITION}#{shard}"
+
+
+def sla_partition(shard: int) -> str:
+    return f"{SLA_PARTITION}#{shard}"
 
 
 def ticket_index_keys(
