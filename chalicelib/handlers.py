@@ -74,17 +74,19 @@ def handle_inbound_sms(message: str, context: Any = None, delivered_at: str | No
 
 def handle_sla_sweep(context: Any = None) -> dict[str, Any]:
     """One SLA sweep run: warnings, breaches and escalations, auto-closes; counts only, no ticket data."""
-    from chalicelib.services.sla_sweep import sweep_sla
+    from chalicelib.services.sla_sweep import Budget, sweep_sla
 
     log = logger()
     request_id = getattr(context, "aws_request_id", None)
     if request_id:
         log.set_correlation_id(request_id)
     remaining = getattr(context, "get_remaining_time_in_millis", None)
-    # Stop early enough to finish the ticket in hand; what is left is the next run's backlog.
-    seconds = max(5.0, remaining() / 1000 - 15) if callable(remaining) else None
+    # Lambda's remaining time is the run's budget: the sweep claims no new ticket in its last
+    # MARGIN_SECONDS and finishes the one in hand; what is left is the next run's.
+    budget = (Budget.starting_now(remaining() / 1000 - _DEADLINE_RESERVE_SECONDS) if callable(remaining)
+              else None)
     try:
-        outcome = sweep_sla(bootstrap.shop().sweep(), seconds=seconds)
+        outcome = sweep_sla(bootstrap.shop().sweep(), budget=budget)
     except Exception:
         log.exception("sla sweep failed; the next run (or Lambda's retry) picks up where it stopped")
         count("SlaSweepFailures")

@@ -1,7 +1,7 @@
 """Ports: the interfaces services depend on. Adapters implement them for AWS; fakes for tests."""
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
@@ -231,6 +231,20 @@ class TicketPage:
     cursor: dict[str, str] | None
 
 
+@dataclass(frozen=True)
+class DueEntry:
+    """One entry of the sweep's work queue: when the ticket's next SLA action falls (keys only)."""
+
+    at: str
+    ticket_id: str
+
+
+@dataclass
+class DuePage:
+    entries: list[DueEntry]
+    cursor: dict[str, str] | None
+
+
 @dataclass
 class TicketBundle:
     """A ticket with its whole thread and history, read together."""
@@ -438,9 +452,20 @@ class SlaRepository(Protocol):
 
     def delete_policy(self, policy_id: str) -> None: ...
 
-    def due_tickets(self, before: str, limit: int, start_after: dict[str, str] | None = None) -> TicketPage:
-        """Tickets whose next SLA action (warning, breach, auto-close, notice retry) is at or before `before`,
-        soonest first: one Query on the sparse SLA index."""
+    def due_shards(self) -> Sequence[int]:
+        """The shards of the SLA index (fixed, by ticket hash): a sweep reads every one."""
+        ...
+
+    def due_entries(self, shard: int, before: str, limit: int,
+                    start_after: dict[str, str] | None = None) -> DuePage:
+        """Entries of one shard of the sparse SLA index whose next action (warning, breach, auto-close,
+        notice retry) is at or before `before`, soonest first: one Query, keys only (the index projects
+        no ticket attributes)."""
+        ...
+
+    def tickets(self, ticket_ids: Sequence[str]) -> list[Ticket]:
+        """The tickets (strongly consistent, in the order asked; missing ones left out): BatchGetItem,
+        at most 100 keys a call."""
         ...
 
     def sla_facts(self, day: str, queue: str | None = None) -> list[SlaFact]:

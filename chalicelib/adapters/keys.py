@@ -148,7 +148,7 @@ def ticket_index_keys(
     if due_at:
         entries.update(gsi3pk=DUE_PARTITION, gsi3sk=f"{due_at}#{ticket_id}")
     if action_at:
-        entries.update(gsi6pk=SLA_PARTITION, gsi6sk=f"{action_at}#{ticket_id}")
+        entries.update(gsi6pk=sla_partition(shard_of(ticket_id)), gsi6sk=f"{action_at}#{ticket_id}")
     return entries
 
 

@@ -1,7 +1,7 @@
 """SlaRepository over any ItemStore: calendars and policies (CONFIG items), the sweep's due index, report facts."""
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -10,10 +10,12 @@ from chalicelib.adapters.item_store import ABSENT, ConditionFailed, Delete, Item
 from chalicelib.domain.errors import VersionConflict
 from chalicelib.domain.sla_clock import SlaFact
 from chalicelib.domain.sla_config import CalendarSpec, SlaPolicy
-from chalicelib.ports import SlaConfig, TicketPage
-from chalicelib.resources import SLA_INDEX
+from chalicelib.domain.tickets import Ticket
+from chalicelib.ports import DueEntry, DuePage, SlaConfig
+from chalicelib.resources import PK, SLA_INDEX
 
 _SNAPSHOT_ATTEMPTS = 4
+_BATCH_KEYS = 100  # BatchGetItem's limit per call
 
 
 def _expect(expected_version: int) -> dict[str, Any]:
@@ -104,11 +106,26 @@ class TableSlaRepository:
         self._change(Delete(keys.sla_policy(policy_id)), edit, f"policy {policy_id} changed")
 
     # ---- the sweep's work queue ----------------------------------------------------------------
-    def due_tickets(self, before: str, limit: int, start_after: dict[str, str] | None = None) -> TicketPage:
+    def due_shards(self) -> Sequence[int]:
+        return keys.shards()
+
+    def due_entries(self, shard: int, before: str, limit: int,
+                    start_after: dict[str, str] | None = None) -> DuePage:
         # Sort keys are "<time>#<ticket>": "$" follows "#", so a bound of "<time>$" keeps that time too.
-        found, cursor = self.store.query(keys.SLA_PARTITION, index=SLA_INDEX, limit=limit,
+        found, cursor = self.store.query(keys.sla_partition(shard), index=SLA_INDEX, limit=limit,
                                          start_after=start_after, sk_before=f"{before}$")
-        return TicketPage([items.ticket_from_item(i) for i in found], cursor)
+        # Keys only: the time from the index's sort key, the ticket from the table's key.
+        entries = [DueEntry(str(i["gsi6sk"]).rpartition("#")[0], str(i[PK]).removeprefix("TICKET#")) for i in found]
+        return DuePage(entries, cursor)
+
+    def tickets(self, ticket_ids: Sequence[str]) -> list[Ticket]:
+        by_id: dict[str, Ticket] = {}
+        for start in range(0, len(ticket_ids), _BATCH_KEYS):
+            wanted = [keys.ticket(t) for t in ticket_ids[start:start + _BATCH_KEYS]]
+            for item in self.store.batch_get(wanted):
+                ticket = items.ticket_from_item(item)
+                by_id[ticket.id] = ticket
+        return [by_id[t] for t in ticket_ids if t in by_id]
 
     # ---- reports -------------------------------------------------------------------------------
     def sla_facts(self, day: str, queue: str | None = None) -> list[SlaFact]:

@@ -339,17 +339,20 @@ class Due:
     due_at: str
 
 
-def due_now(clock: SlaClock, now: datetime) -> tuple[list[Due], bool]:
+def due_now(clock: SlaClock, now: datetime, warn_until: datetime | None = None) -> tuple[list[Due], bool]:
     """Warnings and breaches due at `now`, and whether an auto-close is. A measure already past its
-    due time gets its breach only: a warning after the fact would tell nobody anything."""
+    due time gets its breach only: a warning after the fact would tell nobody anything. Warnings
+    falling due by `warn_until` count as due (the sweep sends them ahead rather than late); breaches
+    and closes never come before their time."""
     stamp = iso(now)
+    warn_stamp = max(stamp, iso(warn_until)) if warn_until is not None else stamp
     found = []
     for measure in clock.measures.values():
         if not measure.running or measure.breached or not measure.due_at:
             continue
         if measure.due_at <= stamp:
             found.append(Due("breach", measure.metric, measure.cycle, measure.due_at))
-        elif _warning_pending(measure) and measure.warn_at and measure.warn_at <= stamp:
+        elif _warning_pending(measure) and measure.warn_at and measure.warn_at <= warn_stamp:
             found.append(Due("warning", measure.metric, measure.cycle, measure.due_at))
     close_at = clock.auto_close_at()
     return found, bool(close_at and close_at <= stamp)

@@ -1,9 +1,12 @@
 """Use case: the SLA sweep (every minute): warnings, breaches with escalation, auto-closes, each exactly once."""
 from __future__ import annotations
 
+import math
 import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from chalicelib.config import Settings
@@ -13,14 +16,20 @@ from chalicelib.domain.sla_clock import Due, SlaClock, due_now
 from chalicelib.domain.sla_config import ON_DUTY, SlaTerms
 from chalicelib.domain.tickets import EventType, Ticket, TicketEvent, TicketStatus
 from chalicelib.domain.workflow import PRIORITIES
-from chalicelib.ports import AlertPublisher, Clock, MailSender, SlaRepository, TicketChange, TicketRepository
+from chalicelib.ports import AlertPublisher, Clock, DueEntry, MailSender, SlaRepository, TicketChange, TicketRepository
 from chalicelib.services import sla_notices
 from chalicelib.services.retry import retry_on_conflict
 from chalicelib.services.sla_rules import SlaRules, SlaSetup, restamp
 
 NOTICE_LEASE = timedelta(minutes=5)
 MAX_NOTICE_ATTEMPTS = 5
-PAGE = 25
+PAGE = 25  # tickets read per BatchGetItem (at most 100) and handed to a worker at once
+INTERVAL = timedelta(minutes=1)  # app.py schedules the sweep at Rate(1, MINUTES)
+PLAN_AHEAD = timedelta(minutes=60)  # how far ahead a run reads the index to size its share of the work
+WORKERS = 8  # tickets handled at once: the work is AWS round trips, so threads overlap them
+MARGIN_SECONDS = 10.0  # a run claims no new ticket with less than this left: one ticket must finish
+_KEYS_PAGE = 1000  # index entries per Query (keys only, ~100 bytes each: well inside DynamoDB's 1 MB page)
+_KEYS_PER_SHARD = 20_000  # what one run reads of a shard at most to plan (~2 MB): beyond, plan with what was read
 _CLAIM_ATTEMPTS = 3
 _RECORD_ATTEMPTS = 4
 
@@ -34,6 +43,28 @@ class SweepDeps:
     alerts: AlertPublisher
     clock: Clock
     settings: Settings
+
+
+@dataclass(frozen=True)
+class Budget:
+    """How long a run may work: Lambda's remaining time less a reserve, on a monotonic clock (tests and
+    the backlog benchmark pass a simulated one, so the deadline bites there as it does in Lambda)."""
+
+    seconds: float
+    monotonic: Callable[[], float] = time.monotonic
+    started: float = 0.0
+
+    @classmethod
+    def starting_now(cls, seconds: float, monotonic: Callable[[], float] = time.monotonic) -> Budget:
+        return cls(seconds, monotonic, monotonic())
+
+    def left(self) -> float:
+        return self.seconds - (self.monotonic() - self.started)
+
+    def may_claim(self) -> bool:
+        """Whether a new ticket may be started: MARGIN_SECONDS must be left for it (a quarter of the
+        budget when that is shorter, as with chalice's 3-second local context)."""
+        return self.left() >= min(MARGIN_SECONDS, self.seconds / 4)
 
 
 @dataclass
@@ -50,7 +81,18 @@ class SweepOutcome:
     conflicts: int = 0
     failed: list[str] = field(default_factory=list)  # ids of tickets whose handling raised (retried next run)
     lag_seconds: float = 0.0  # how long the oldest action handled had been due
-    backlog: bool = False  # more was due than one run may do (or its time ran out)
+    backlog: bool = False  # more was owed to this run than it did (its cap or its time ran out)
+    planned: int = 0  # index entries this run took on: what was due plus its share of what is coming
+    early_warnings: int = 0  # warnings sent before their time, so that none is late (a burst ahead)
+    not_yet: int = 0  # tickets read ahead whose action (a breach, a close) may not happen before its time
+
+    def add(self, other: SweepOutcome) -> None:
+        for name in ("examined", "warnings", "breaches", "escalations", "auto_closed", "notices_sent",
+                     "notices_failed", "conflicts", "early_warnings", "not_yet"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.failed += other.failed
+        self.lag_seconds = max(self.lag_seconds, other.lag_seconds)
+        self.backlog = self.backlog or other.backlog
 
 
 @dataclass
@@ -63,40 +105,84 @@ class _Claim:
     closed: bool = False
 
 
+def share_of_work(times: Sequence[datetime], now: datetime, capacity: int) -> int:
+    """How many of the soonest entries (`times`, sorted) this run must take so that, if every later run
+    (one per INTERVAL) does `capacity`, none is late. An entry at t must be handled by a run that starts
+    at least one INTERVAL before t (a run may take that long), so it belongs to run
+    floor((t - now - INTERVAL) / INTERVAL), or to this one when that is <= 0; this run takes the largest
+    excess over what the runs before an entry's own could do. With no burst ahead that is exactly what
+    falls due before the run after next; with a burst it starts on it early enough."""
+    need, step = 0, INTERVAL.total_seconds()
+    for n, at in enumerate(times, 1):
+        run = max(0, math.floor(((at - now) - INTERVAL).total_seconds() / step))
+        need = max(need, n - run * capacity)
+    return need
+
+
 def sweep_sla(deps: SweepDeps, *, max_tickets: int | None = None, page: int = PAGE,
-              seconds: float | None = None) -> SweepOutcome:
-    """One run: Query the sparse SLA index up to now for tickets owed an action (warning, breach with
-    escalation, auto-close, a notice to retry), claim each with a write conditional on the ticket's
-    version, then send what was claimed. At most `max_tickets` (and about `seconds`) per run, soonest
-    first; every handled ticket's index entry moves past now, so the next run continues the backlog.
+              budget: Budget | None = None, workers: int = WORKERS) -> SweepOutcome:
+    """One run. Reads the sparse SLA index (every shard, keys only) up to PLAN_AHEAD, takes what is due
+    now plus its share of what is coming (`share_of_work`, at most `max_tickets`), reads those tickets
+    with BatchGetItem and handles them on `workers` threads, soonest first: a warning may go out ahead
+    of its time (never late because of the schedule or a burst); a breach or an auto-close never before
+    its time. With a `budget`, no new ticket is claimed in the last MARGIN_SECONDS; a ticket in hand is
+    finished. What a run leaves stays in the index: the next run continues it.
 
     Exactly once, even when runs overlap or are retried: warnings and breaches are marked on the clock
     (per measure and cycle) in the same conditional write as their events and escalation; the loser of
     a race fails its condition, re-reads, finds the mark and does nothing. The claim leases its notice
     (5 minutes): only the claimant sends it; a notice whose sender died before recording it is sent by a
     later run when the lease ends (the one window, between sending and recording, for a repeat)."""
-    sweep = _Sweep(deps)
+    now = deps.clock.now()
     limit = max_tickets or deps.settings.sla.sweep_max_tickets
-    deadline = None if seconds is None else time.monotonic() + seconds
+    horizon = iso(now + PLAN_AHEAD)
+    with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="sla-sweep") as pool:
+        reads = list(pool.map(lambda shard: _entries(deps.sla, shard, horizon), deps.sla.due_shards()))
+        entries = sorted((e for shard in reads for e in shard[0]), key=lambda e: (e.at, e.ticket_id))
+        share = share_of_work([parse_iso(e.at) for e in entries], now, limit)
+        taken = entries[:min(share, limit)]
+        warn_until = max([now, *(parse_iso(e.at) for e in taken)])
+        chunks = [taken[n:n + max(1, min(page, 100))] for n in range(0, len(taken), max(1, min(page, 100)))]
+        runs = list(pool.map(lambda chunk: _work(deps, now, warn_until, chunk, budget), chunks))
+    outcome = SweepOutcome(planned=len(taken))
+    for run in runs:
+        outcome.add(run)
+    outcome.backlog = outcome.backlog or share > len(taken) or any(truncated for _, truncated in reads)
+    return outcome
+
+
+def _entries(sla: SlaRepository, shard: int, before: str) -> tuple[list[DueEntry], bool]:
+    """One shard's entries up to `before`, soonest first; True when more were there than one run reads."""
+    found: list[DueEntry] = []
     cursor = None
-    while sweep.outcome.examined < limit:
-        batch = deps.sla.due_tickets(iso(sweep.now), min(page, limit - sweep.outcome.examined), cursor)
-        for ticket in batch.tickets:
-            if deadline is not None and time.monotonic() > deadline:
-                sweep.outcome.backlog = True
-                return sweep.outcome
-            sweep.handle_safely(ticket)
-        cursor = batch.cursor
-        if cursor is None or not batch.tickets:
+    while len(found) < _KEYS_PER_SHARD:
+        page = sla.due_entries(shard, before, min(_KEYS_PAGE, _KEYS_PER_SHARD - len(found)), cursor)
+        found += page.entries
+        cursor = page.cursor
+        if cursor is None or not page.entries:
+            return found, False
+    return found, True
+
+
+def _work(deps: SweepDeps, now: datetime, warn_until: datetime, chunk: Sequence[DueEntry],
+          budget: Budget | None) -> SweepOutcome:
+    """One worker's chunk: one BatchGetItem, then each ticket in time order until the budget says stop."""
+    sweep = _Sweep(deps, now, warn_until)
+    if budget is not None and not budget.may_claim():
+        sweep.outcome.backlog = True
+        return sweep.outcome
+    for ticket in deps.sla.tickets([e.ticket_id for e in chunk]):
+        if budget is not None and not budget.may_claim():
+            sweep.outcome.backlog = True
             break
-    sweep.outcome.backlog = cursor is not None
+        sweep.handle_safely(ticket)
     return sweep.outcome
 
 
 class _Sweep:
-    def __init__(self, deps: SweepDeps) -> None:
+    def __init__(self, deps: SweepDeps, now: datetime, warn_until: datetime) -> None:
         self.deps = deps
-        self.now = deps.clock.now()
+        self.now, self.warn_until = now, warn_until
         self.stamp = iso(self.now)
         self.rules = SlaRules(deps.setup, deps.settings)
         self.outcome = SweepOutcome()
@@ -110,8 +196,12 @@ class _Sweep:
             self.outcome.failed.append(ticket.id)
 
     def handle(self, ticket: Ticket) -> None:
-        self.outcome.examined += 1
-        if ticket.sla_action_at:
+        # Read ahead of its time (the run's share of a burst, or the look-ahead): it counts as examined
+        # only if something was done; a breach or a close waits for its time (a later run).
+        ahead = ticket.sla_action_at is not None and ticket.sla_action_at > self.stamp
+        if not ahead:
+            self.outcome.examined += 1
+        if ticket.sla_action_at and not ahead:
             late = (self.now - parse_iso(ticket.sla_action_at)).total_seconds()
             self.outcome.lag_seconds = max(self.outcome.lag_seconds, late)
         def claim_once(attempt: int) -> tuple[_Claim, Ticket] | None:
@@ -125,10 +215,15 @@ class _Sweep:
                                         exhausted=lambda: VersionConflict("the ticket kept changing"))
         except VersionConflict:
             self.outcome.conflicts += 1
+            self.outcome.examined += int(ahead)
             return
         if claimed is None:
+            self.outcome.not_yet += int(ahead)
             return
         claim, stored = claimed
+        if ahead:
+            self.outcome.examined += 1
+            self.outcome.early_warnings += claim.warnings
         self.outcome.warnings += claim.warnings
         self.outcome.breaches += claim.breaches
         self.outcome.escalations += int(claim.escalated)
@@ -141,7 +236,7 @@ class _Sweep:
         if ticket.sla is None:
             return None
         clock = SlaClock.from_dict(ticket.sla)
-        dues, close = due_now(clock, self.now)
+        dues, close = due_now(clock, self.now, self.warn_until)
         expired = [n for n in ticket.sla_notices if str(n.get("lease_until", "")) <= self.stamp]
         if not dues and not close and not expired:
             if ticket.sla_action_at and ticket.sla_action_at <= self.stamp:

@@ -12,6 +12,7 @@ import boto3
 import pytest
 
 from chalicelib import bootstrap
+from chalicelib.adapters import keys
 from chalicelib.adapters.clock import FixedClock
 from chalicelib.adapters.item_store import ItemStore, Operation
 from chalicelib.adapters.sns_alerts import RecordingAlertPublisher
@@ -170,10 +171,15 @@ def test_a_failed_alert_is_sent_once_by_a_later_sweep(desk: Desk) -> None:
 
 
 def in_sla_index(ticket_id: str) -> bool:
+    """Whether the ticket is in its shard of the sweep's index (and in no other shard)."""
     table = boto3.client("dynamodb", region_name=REGION)
-    found = table.query(TableName=settings().table_name, IndexName=SLA_INDEX,
-                        KeyConditionExpression="gsi6pk = :p", ExpressionAttributeValues={":p": {"S": "SLA"}})
-    return any(i["pk"]["S"] == f"TICKET#{ticket_id}" for i in found["Items"])
+    found = {shard: table.query(TableName=settings().table_name, IndexName=SLA_INDEX,
+                                KeyConditionExpression="gsi6pk = :p",
+                                ExpressionAttributeValues={":p": {"S": keys.sla_partition(shard)}})["Items"]
+             for shard in keys.shards()}
+    holding = [shard for shard, entries in found.items() if any(i["pk"]["S"] == f"TICKET#{ticket_id}" for i in entries)]
+    assert holding in ([], [keys.shard_of(ticket_id)])
+    return bool(holding)
 
 
 def test_pending_pauses_the_clock_and_the_customer_reply_resumes_it(desk: Desk) -> None:
