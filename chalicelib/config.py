@@ -59,7 +59,7 @@ class SlaSettings:
     queue_agents: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # queue -> agents' addresses
     agent_emails: Mapping[str, str] = field(default_factory=dict)  # user id -> address, for warnings
     escalations_topic_arn: str | None = None  # set by infra; looked up by name when absent (local, tests)
-    sweep_max_tickets: int = 200  # bounded work per sweep run; the rest waits for the next minute
+    sweep_max_tickets: int = 500  # what one run may do (and what the sweep plans each later run to do)
 
 
 @dataclass(frozen=True)
@@ -209,7 +209,7 @@ def _sla_settings(env: Mapping[str, str]) -> SlaSettings:
             queue_agents=queue_agents,
             agent_emails={str(user): str(address).strip().lower() for user, address in emails.items()},
             escalations_topic_arn=env.get("SHOPDESK_ESCALATIONS_TOPIC_ARN") or None,
-            sweep_max_tickets=int(env.get("SHOPDESK_SLA_SWEEP_MAX_TICKETS", "200")),
+            sweep_max_tickets=int(env.get("SHOPDESK_SLA_SWEEP_MAX_TICKETS", "500")),
         )
     except ValueError as exc:
         raise SettingsError(f"invalid numeric SLA setting: {exc}") from exc

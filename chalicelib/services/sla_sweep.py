@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -139,16 +140,56 @@ def sweep_sla(deps: SweepDeps, *, max_tickets: int | None = None, page: int = PA
     with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="sla-sweep") as pool:
         reads = list(pool.map(lambda shard: _entries(deps.sla, shard, horizon), deps.sla.due_shards()))
         entries = sorted((e for shard in reads for e in shard[0]), key=lambda e: (e.at, e.ticket_id))
-        share = share_of_work([parse_iso(e.at) for e in entries], now, limit)
-        taken = entries[:min(share, limit)]
-        warn_until = max([now, *(parse_iso(e.at) for e in taken)])
-        chunks = [taken[n:n + max(1, min(page, 100))] for n in range(0, len(taken), max(1, min(page, 100)))]
-        runs = list(pool.map(lambda chunk: _work(deps, now, warn_until, chunk, budget), chunks))
-    outcome = SweepOutcome(planned=len(taken))
-    for run in runs:
-        outcome.add(run)
-    outcome.backlog = outcome.backlog or share > len(taken) or any(truncated for _, truncated in reads)
+        moments = _moments(entries)
+        owed = share_of_work(moments, now, limit)
+        share = min(owed, limit)
+        # The index does not say what an entry is: a breach or a close read ahead of its time is left
+        # (not_yet) and the next entry takes its place, reading at most twice the share.
+        queue = _WorkQueue(entries, moments, want=share, size=max(1, min(page, 100)))
+        rules = SlaRules(deps.setup, deps.settings)  # one configuration read per run, shared by the workers
+        runs = [pool.submit(_work, _Sweep(deps, now, rules), queue, budget) for _ in range(max(1, workers))]
+        outcome = SweepOutcome(planned=share)
+        for run in runs:
+            outcome.add(run.result())
+    # Backlog: the budget stopped a worker, more was owed to this run than its cap, or a shard held more
+    # than one run reads (a breach read ahead and left is not backlog: its time has not come).
+    outcome.backlog = (outcome.backlog or owed > limit
+                       or any(truncated for _, truncated in reads))
     return outcome
+
+
+class _WorkQueue:
+    """The run's entries, handed to workers a chunk at a time, soonest first, until `want` tickets were
+    acted on (or are in hand) or twice `want` were read."""
+
+    def __init__(self, entries: Sequence[DueEntry], moments: Sequence[datetime], want: int, size: int) -> None:
+        self._entries, self._moments = entries, moments
+        self._want, self._size = want, size
+        self._read_cap = min(len(entries), 2 * want)
+        self._next = self._in_hand = 0
+        self.acted = 0
+        self._lock = threading.Lock()
+
+    def take(self) -> list[tuple[DueEntry, datetime]]:
+        with self._lock:
+            room = min(self._size, self._want - self.acted - self._in_hand, self._read_cap - self._next)
+            if room <= 0:
+                return []
+            chunk = list(zip(self._entries[self._next:self._next + room],
+                             self._moments[self._next:self._next + room], strict=True))
+            self._next += room
+            self._in_hand += room
+            return chunk
+
+    def done(self, taken: int, acted: int) -> None:
+        with self._lock:
+            self._in_hand -= taken
+            self.acted += acted
+
+
+def _moments(entries: Sequence[DueEntry]) -> list[datetime]:
+    parsed: dict[str, datetime] = {}  # a burst shares a handful of distinct times: parse each once
+    return [parsed.get(e.at) or parsed.setdefault(e.at, parse_iso(e.at)) for e in entries]
 
 
 def _entries(sla: SlaRepository, shard: int, before: str) -> tuple[list[DueEntry], bool]:
@@ -164,32 +205,41 @@ def _entries(sla: SlaRepository, shard: int, before: str) -> tuple[list[DueEntry
     return found, True
 
 
-def _work(deps: SweepDeps, now: datetime, warn_until: datetime, chunk: Sequence[DueEntry],
-          budget: Budget | None) -> SweepOutcome:
-    """One worker's chunk: one BatchGetItem, then each ticket in time order until the budget says stop."""
-    sweep = _Sweep(deps, now, warn_until)
-    if budget is not None and not budget.may_claim():
-        sweep.outcome.backlog = True
-        return sweep.outcome
-    for ticket in deps.sla.tickets([e.ticket_id for e in chunk]):
+def _work(sweep: _Sweep, queue: _WorkQueue, budget: Budget | None) -> SweepOutcome:
+    """One worker: a chunk at a time, one BatchGetItem each, then each ticket in time order until the
+    budget says stop (a ticket in hand is finished)."""
+    while chunk := queue.take():
         if budget is not None and not budget.may_claim():
+            queue.done(len(chunk), 0)
             sweep.outcome.backlog = True
             break
-        sweep.handle_safely(ticket)
+        at = {entry.ticket_id: moment for entry, moment in chunk}
+        before = sweep.outcome.examined
+        stopped = False
+        for ticket in sweep.deps.sla.tickets(list(at)):
+            if budget is not None and not budget.may_claim():
+                stopped = sweep.outcome.backlog = True
+                break
+            sweep.handle_safely(ticket, at[ticket.id])
+        queue.done(len(chunk), sweep.outcome.examined - before + (len(chunk) if stopped else 0))
+        if stopped:
+            break
     return sweep.outcome
 
 
 class _Sweep:
-    def __init__(self, deps: SweepDeps, now: datetime, warn_until: datetime) -> None:
+    def __init__(self, deps: SweepDeps, now: datetime, rules: SlaRules) -> None:
         self.deps = deps
-        self.now, self.warn_until = now, warn_until
+        self.now = self.warn_until = now
         self.stamp = iso(self.now)
-        self.rules = SlaRules(deps.setup, deps.settings)
+        self.rules = rules
         self.outcome = SweepOutcome()
 
-    def handle_safely(self, ticket: Ticket) -> None:
+    def handle_safely(self, ticket: Ticket, entry_at: datetime | None = None) -> None:
         """One ticket that cannot be handled (a bug, a dependency down) must not hold up the others;
-        it stays due and is tried again next run."""
+        it stays due and is tried again next run. Its warnings falling due by `entry_at` (the time it
+        was taken on for) go out now."""
+        self.warn_until = max(self.now, entry_at or self.now)
         try:
             self.handle(ticket)
         except Exception:
