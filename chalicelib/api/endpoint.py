@@ -25,19 +25,38 @@ ROUTES: list[tuple[str, str, Any]] = []  # (path, method, handler), for /openapi
 MAX_BODY_BYTES = 256 * 1024
 
 
-@api.authorizer(name="jwt", ttl_seconds=0)
+# API Gateway caches the authorizer's answer by token (the Authorization header) for this long, so a
+# request runs one Lambda invocation, not two. The answer is a policy for every route ("*"), so one
+# cached answer serves them all. The cache may outlive the token: the answer carries the token's `exp`
+# and every view refuses it once that has passed (below), so an expired token is never honoured.
+AUTHORIZER_TTL_SECONDS = 300
+
+
+@api.authorizer(name="jwt", ttl_seconds=AUTHORIZER_TTL_SECONDS)
 def jwt_authorizer(auth_request: Any) -> AuthResponse:
     """Built-in authorizer, the same locally and deployed. A bad token still reaches the view as
-    anonymous so that it gets a 401 in our JSON shape (API Gateway would answer a bare 403)."""
+    anonymous so that it gets a 401 in our JSON shape (API Gateway would answer a bare 403); cached
+    too, which is right: a bad token stays bad."""
     from chalicelib import bootstrap
     from chalicelib.api.auth import InvalidToken, verify_token
 
+    raw = auth_request.token or ""
     try:
-        principal = verify_token(auth_request.token or "", bootstrap.shop().settings.auth)
+        principal = verify_token(raw, bootstrap.shop().settings.auth)
     except InvalidToken as exc:
         return AuthResponse(routes=["*"], principal_id="anonymous", context={"auth_error": str(exc)[:100]})
     return AuthResponse(routes=["*"], principal_id=principal.user_id,
-                        context={"user_id": principal.user_id, "name": principal.name, "role": principal.role.name})
+                        context={"user_id": principal.user_id, "name": principal.name, "role": principal.role.name,
+                                 "exp": str(_expiry(raw))})
+
+
+def _expiry(header_value: str) -> int:
+    """The `exp` of a token verify_token has just accepted (signature and expiry checked there)."""
+    import jwt
+
+    token = header_value.strip()
+    token = token[7:].strip() if token.lower().startswith("bearer ") else token
+    return int(jwt.decode(token, options={"verify_signature": False})["exp"])
 
 
 def _principal(request: Any) -> Principal:
@@ -47,7 +66,19 @@ def _principal(request: Any) -> Principal:
     role = Role.__members__.get(str(context.get("role", "")))
     if role is None or not context.get("user_id"):
         raise ApiError(401, "unauthenticated", "a valid bearer token is required")
+    if "exp" in context and _expired(context["exp"]):
+        # API Gateway served a cached answer for a token that has expired since.
+        raise ApiError(401, "unauthenticated", "the token has expired")
     return Principal(user_id=str(context["user_id"]), name=str(context.get("name", "")), role=role)
+
+
+def _expired(exp: Any) -> bool:
+    from chalicelib import bootstrap
+
+    try:
+        return int(exp) <= bootstrap.shop().clock.now().timestamp()
+    except (TypeError, ValueError):
+        return True
 
 
 def _json_body(request: Any) -> Any:

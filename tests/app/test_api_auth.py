@@ -103,3 +103,32 @@ def test_forged_and_confused_tokens_are_refused(api: Api) -> None:
         assert status == 401, bad
     status, _ = api.call("GET", "/tickets", role=None, headers={"Authorization": f"Bearer {genuine}"})
     assert status == 200
+
+
+def test_the_authorizer_is_cached_by_token_for_five_minutes() -> None:
+    """One Lambda invocation per request, not two: API Gateway keeps the authorizer's answer per token."""
+    from app import app
+    from chalicelib.api.endpoint import AUTHORIZER_TTL_SECONDS
+
+    authorizers = {route.authorizer.name: route.authorizer for entry in app.routes.values()
+                   for route in entry.values() if route.authorizer is not None}
+    assert set(authorizers) == {"jwt"}
+    assert authorizers["jwt"].config.ttl_seconds == AUTHORIZER_TTL_SECONDS == 300
+
+
+def test_a_cached_answer_for_a_token_that_has_expired_since_is_401(api: Api) -> None:
+    """Given a token valid for one more minute, when API Gateway serves the authorizer's cached answer after
+    that minute (simulated: the shop's clock moves past `exp`), then the view refuses it in our shape."""
+    import time
+    from datetime import UTC, datetime
+
+    from chalicelib import bootstrap
+    from chalicelib.adapters.clock import FixedClock
+
+    soon = int(time.time()) + 60
+    short = {"Authorization": f"Bearer {token(exp=soon)}"}
+    status, _ = api.call("GET", "/tickets", role=None, headers=short)
+    assert status == 200
+    with bootstrap.overridden(clock=FixedClock(datetime.fromtimestamp(soon + 1, UTC))):
+        status, body = api.call("GET", "/tickets", role=None, headers=short)
+    assert status == 401 and body["error"] == {**body["error"], "code": "unauthenticated"}

@@ -370,3 +370,20 @@ def test_chalice_functions_are_named_and_classified_from_the_sam_template() -> N
     assert set(functions) == {"APIHandler", "SlaSweep"}
     assert (functions["APIHandler"].name, functions["APIHandler"].is_async) == ("api_handler", False)
     assert (functions["SlaSweep"].name, functions["SlaSweep"].is_async) == ("sla_sweep", True)
+
+
+def _find(value: Any, key: str) -> list[Any]:
+    if isinstance(value, dict):
+        return [v for k, v in value.items() if k == key] + [f for v in value.values() for f in _find(v, key)]
+    if isinstance(value, list):
+        return [f for v in value for f in _find(v, key)]
+    return []
+
+
+def test_the_api_authorizer_answer_is_cached_by_token(synth: Synthesized) -> None:
+    """Every API request would otherwise run the authorizer's Lambda as well as the view's."""
+    from chalicelib.api.endpoint import AUTHORIZER_TTL_SECONDS
+
+    [authorizer] = _find(synth.raw, "x-amazon-apigateway-authorizer")
+    assert authorizer["authorizerResultTtlInSeconds"] == AUTHORIZER_TTL_SECONDS == 300
+    assert authorizer["type"] == "token"  # cached by the Authorization header
