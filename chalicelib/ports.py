@@ -11,7 +11,7 @@ from chalicelib.domain.macros import Macro
 from chalicelib.domain.privacy import pseudonym
 from chalicelib.domain.sla_clock import SlaFact
 from chalicelib.domain.sla_config import CalendarSpec, SlaPolicy
-from chalicelib.domain.tickets import Message, Ticket, TicketEvent
+from chalicelib.domain.tickets import Message, Ticket, TicketEvent, TicketSummary
 
 
 # ---- what the ticket store reads in one round trip -------------------------------------------
@@ -209,7 +209,8 @@ class QuarantineRecord:
 
 @dataclass(frozen=True)
 class TicketFilter:
-    """What an inbox view asks for; the repository turns it into one Query on one index."""
+    """What an inbox view asks for; the repository reads it from the one index that narrows it most
+    (adapters/ticket_listing.py): one Query per shard of one partition a page."""
 
     lane: str = "active"
     statuses: tuple[str, ...] = ()  # empty: the whole lane
@@ -219,15 +220,17 @@ class TicketFilter:
     tag: str | None = None
     channel: str | None = None
     customer_id: str | None = None
-    due_before: str | None = None  # only tickets whose running clock fell due before this time
-    sort: str = "activity"  # "activity" (newest first) | "due" (soonest first)
+    due_before: str | None = None  # only tickets whose running clock falls due before this time
+    due_from: str | None = None  # ... and at or after this one ("due soon": from now)
+    sla_state: str | None = None  # "warned": a running promise was warned and not yet breached
+    sort: str = "activity"  # "activity" (customer's last message, newest first) | "due" (soonest first)
     limit: int = 25
     cursor: dict[str, str] | None = None
 
 
 @dataclass
 class TicketPage:
-    tickets: list[Ticket]
+    tickets: list[TicketSummary]
     cursor: dict[str, str] | None
 
 
@@ -286,7 +289,7 @@ class TicketRepository(Protocol):
 
     def list_tickets(self, query: TicketFilter) -> TicketPage: ...
 
-    def customer_tickets(self, customer_id: str, limit: int = 50) -> list[Ticket]: ...
+    def customer_tickets(self, customer_id: str, limit: int = 50) -> list[TicketSummary]: ...
 
     def get_identity(self, kind: str, value: str) -> Identity | None: ...
 
@@ -324,8 +327,8 @@ class TicketRepository(Protocol):
         all or nothing); VersionConflict when a ticket changed since it was read."""
         ...
 
-    def all_customer_tickets(self, customer_id: str) -> list[Ticket]:
-        """Every ticket of the customer, newest first (Query pages on the customer index)."""
+    def all_customer_tickets(self, customer_id: str) -> list[TicketSummary]:
+        """Every ticket of the customer as list rows, newest first (Query pages on the customer index)."""
         ...
 
     def claim_send(self, key: str, owner: str, lease_until: datetime) -> SendClaim:

@@ -13,12 +13,21 @@ USER_GROUPS = ("admin", "manager", "agent")
 # Attribute names of the single table and its indexes; key builders live in adapters/keys.py.
 PK, SK = "pk", "sk"
 TTL_ATTRIBUTE = "expires_at"
-QUEUE_INDEX = "gsi1"  # QUEUE#<queue>#<lane> -> tickets by last activity
-CUSTOMER_INDEX = "gsi2"  # CUSTOMER#<id> -> tickets by creation
-DUE_INDEX = "gsi3"  # sparse: DUE -> <due-at>#<ticket>, only tickets whose SLA clock runs (inbox "due" view)
-ASSIGNEE_INDEX = "gsi4"  # ASSIGNEE#<user|none>#<lane> -> tickets by last activity
-LANE_INDEX = "gsi5"  # LANE#<lane> -> every ticket of the lane by last activity
-SLA_INDEX = "gsi6"  # sparse: SLA -> <next SLA action at>#<ticket>, the sweep's work queue
+# Ticket list indexes: each carries the ticket's list row (`row`, one map attribute: a GSI projects at
+# most 100 non-key attributes summed over the table, so one map per index, not twenty fields), and
+# the hot ones (every new ticket writes them) are sharded `#<n>` by ticket hash (adapters/keys.py).
+# Sort keys are `<time>#<ticket>`: "customer activity" (newest first) or "due" (soonest first).
+QUEUE_INDEX = "gsi1"  # QUEUE#<queue>#<lane>#<n> -> by customer activity
+CUSTOMER_INDEX = "gsi2"  # CUSTOMER#<id> -> by creation (one customer's tickets: not hot, not sharded)
+DUE_INDEX = "gsi3"  # sparse: DUE#<n> -> <due-at>#<ticket>, only while an SLA clock runs (inbox "due" view)
+ASSIGNEE_INDEX = "gsi4"  # ASSIGNEE#<user|none>#<lane>#<n> -> by customer activity
+LANE_INDEX = "gsi5"  # LANE#<lane>#<n> -> every ticket of the lane by customer activity
+SLA_INDEX = "gsi6"  # sparse, keys only: SLA#<n> -> <next SLA action at>#<ticket>, the sweep's work queue
+STATUS_INDEX = "gsi7"  # STATUS#<status>#<n> -> by customer activity
+QUEUE_ASSIGNEE_INDEX = "gsi8"  # QA#<queue>#<user|none>#<lane>#<n> -> by customer activity
+TAG_INDEX = "gsi10"  # keys only, tag entry items: TAG#<tag>#<lane>#<n> -> <created>#<ticket>
+SLA_STATE_INDEX = "gsi11"  # sparse: SLASTATE#<warned|breached>#<n> -> <due-at>#<ticket>
+QUEUE_ASSIGNEE_DUE_INDEX = "gsi12"  # sparse: QADUE#<queue>#<user|none>#<n> -> <due-at>#<ticket>
 INDEX_KEYS: dict[str, tuple[str, str]] = {
     QUEUE_INDEX: ("gsi1pk", "gsi1sk"),
     CUSTOMER_INDEX: ("gsi2pk", "gsi2sk"),
@@ -26,7 +35,21 @@ INDEX_KEYS: dict[str, tuple[str, str]] = {
     ASSIGNEE_INDEX: ("gsi4pk", "gsi4sk"),
     LANE_INDEX: ("gsi5pk", "gsi5sk"),
     SLA_INDEX: ("gsi6pk", "gsi6sk"),
+    STATUS_INDEX: ("gsi7pk", "gsi7sk"),
+    QUEUE_ASSIGNEE_INDEX: ("gsi8pk", "gsi8sk"),
+    TAG_INDEX: ("gsi10pk", "gsi10sk"),
+    SLA_STATE_INDEX: ("gsi11pk", "gsi11sk"),
+    QUEUE_ASSIGNEE_DUE_INDEX: ("gsi12pk", "gsi12sk"),
 }
+LIST_ROW = "row"  # the ticket attribute a list index projects: what one line of the inbox shows
+KEYS_ONLY_INDEXES = frozenset({SLA_INDEX, TAG_INDEX})
+
+
+def index_projection(index: str) -> dict[str, Any]:
+    """What an index carries besides keys: the list row, or nothing (its reader fetches the items)."""
+    if index in KEYS_ONLY_INDEXES:
+        return {"ProjectionType": "KEYS_ONLY"}
+    return {"ProjectionType": "INCLUDE", "NonKeyAttributes": [LIST_ROW]}
 
 
 @dataclass(frozen=True)
@@ -83,7 +106,7 @@ def table_definition(table_name: str) -> dict[str, Any]:
                     {"AttributeName": hash_key, "KeyType": "HASH"},
                     {"AttributeName": range_key, "KeyType": "RANGE"},
                 ],
-                "Projection": {"ProjectionType": "ALL"},
+                "Projection": index_projection(index),
             }
             for index, (hash_key, range_key) in INDEX_KEYS.items()
         ],

@@ -63,18 +63,29 @@ class DynamoItemStore:
         start_after: Key | None = None,
         filters: Sequence[Filter] = (),
         sk_before: str | None = None,
+        sk_from: str | None = None,
     ) -> tuple[list[Item], Key | None]:
         pk_attr, sk_attr = INDEX_KEYS[index] if index else (PK, SK)
         names = {"#pk": pk_attr}
         values: dict[str, Any] = {":pk": {"S": partition}}
         condition = "#pk = :pk"
-        if sk_prefix and sk_before is not None:
-            raise ValueError("a query takes a prefix or an upper bound, not both")
+        if sk_prefix and (sk_before is not None or sk_from is not None):
+            raise ValueError("a query takes a prefix or bounds, not both")
         if sk_prefix:
             names["#sk"] = sk_attr
             values[":prefix"] = {"S": sk_prefix}
             condition += " AND begins_with(#sk, :prefix)"
-        if sk_before is not None:
+        if sk_from is not None and sk_before is not None:
+            # One condition per sort key: BETWEEN is inclusive, and `<time>#<id>` keys sort after
+            # the bare `<time>` bound, so nothing exactly at `sk_before` is included.
+            names["#sk"] = sk_attr
+            values[":from"], values[":before"] = {"S": sk_from}, {"S": sk_before}
+            condition += " AND #sk BETWEEN :from AND :before"
+        elif sk_from is not None:
+            names["#sk"] = sk_attr
+            values[":from"] = {"S": sk_from}
+            condition += " AND #sk >= :from"
+        elif sk_before is not None:
             names["#sk"] = sk_attr
             values[":before"] = {"S": sk_before}
             condition += " AND #sk < :before"
@@ -103,8 +114,10 @@ class DynamoItemStore:
     def _filter_expression(self, filters: Sequence[Filter], names: dict[str, str], values: dict[str, Any]) -> str:
         parts = []
         for n, condition in enumerate(filters):
-            name = f"#f{n}"
-            names[name] = condition.attribute
+            steps = condition.attribute.split(".")
+            for m, step in enumerate(steps):
+                names[f"#f{n}_{m}"] = step
+            name = ".".join(f"#f{n}_{m}" for m in range(len(steps)))
             if condition.op == "absent":
                 parts.append(f"attribute_not_exists({name})")
             elif condition.op == "in":

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Protocol
 
-from chalicelib.resources import INDEX_KEYS, PK, SK
+from chalicelib.resources import INDEX_KEYS, PK, SK, index_projection
 
 Item = dict[str, Any]
 Key = dict[str, str]
@@ -54,13 +54,17 @@ class Filter:
     """A condition on a non-key attribute, applied after the key condition (as DynamoDB does:
     `limit` counts items read, so a filtered page may hold fewer items than the limit)."""
 
-    attribute: str
+    attribute: str  # a name, or a path into a map ("row.status": what a list index projects)
     op: str  # "eq" | "in" | "contains" | "lt" | "ge" | "absent"
     value: Any = None
 
     def matches(self, item: Item) -> bool:
-        present = self.attribute in item
-        current = item.get(self.attribute)
+        *outer, name = self.attribute.split(".")
+        for step in outer:
+            nested = item.get(step)
+            item = nested if isinstance(nested, dict) else {}
+        present = name in item
+        current = item.get(name)
         if self.op == "absent":
             return not present
         if not present:
@@ -102,9 +106,11 @@ class ItemStore(Protocol):
         start_after: Key | None = None,
         filters: Sequence[Filter] = (),
         sk_before: str | None = None,
+        sk_from: str | None = None,
     ) -> tuple[list[Item], Key | None]:
         """Items of one partition (of the table or an index) in sort-key order; `sk_before` keeps
-        sort keys strictly below a bound. Returns the page and the key to continue after, if any."""
+        sort keys strictly below a bound, `sk_from` at or above one. An index returns only its keys
+        and projection. Returns the page and the key to continue after, if any."""
         ...
 
     def transact(self, operations: Sequence[Operation]) -> None: ...
@@ -130,6 +136,16 @@ def item_bytes(value: Any) -> int:
     if isinstance(value, bool) or value is None:
         return 1
     return 1 + len(str(value)) // 2 + 1  # numbers: about one byte per two significant digits
+
+
+def _projected(item: Item, index: str | None) -> Item:
+    """What DynamoDB returns from an index: the table's and the index's keys plus its projection, so
+    code that relies on an attribute the index does not carry fails here as it would in AWS."""
+    if index is None:
+        return item
+    projection = index_projection(index)
+    kept = {PK, SK, *INDEX_KEYS[index], *projection.get("NonKeyAttributes", ())}
+    return {k: v for k, v in item.items() if k in kept}
 
 
 def _copied(value: Any) -> Any:
@@ -188,6 +204,7 @@ class InMemoryItemStore:
         start_after: Key | None = None,
         filters: Sequence[Filter] = (),
         sk_before: str | None = None,
+        sk_from: str | None = None,
     ) -> tuple[list[Item], Key | None]:
         self.calls.append("Query")
         pk_attr, sk_attr = INDEX_KEYS[index] if index else (PK, SK)
@@ -198,6 +215,7 @@ class InMemoryItemStore:
                 if item.get(pk_attr) == partition and sk_attr in item
                 and str(item[sk_attr]).startswith(sk_prefix)
                 and (sk_before is None or str(item[sk_attr]) < sk_before)
+                and (sk_from is None or str(item[sk_attr]) >= sk_from)
             ),
             key=lambda item: (item[sk_attr], item[PK], item[SK]),
             reverse=not forward,
@@ -213,7 +231,8 @@ class InMemoryItemStore:
         if limit and len(matches) > limit:
             tail = page[-1]
             last = {PK: tail[PK], SK: tail[SK], sk_attr: tail[sk_attr], pk_attr: tail[pk_attr]}
-        kept = [i for i in page if all(f.matches(i) for f in filters)]
+        kept = [_projected(i, index) for i in page]
+        kept = [i for i in kept if all(f.matches(i) for f in filters)]
         return [_copied(i) for i in kept], last
 
     def _holds(self, current: Item | None, expect: dict[str, Any]) -> bool:

@@ -17,8 +17,11 @@ from chalicelib.domain.tickets import (
     Ticket,
     TicketEvent,
     TicketStatus,
+    TicketSummary,
+    summary_of,
 )
 from chalicelib.ports import Identity, InboundRecord, MessageIdEntry, QuarantineRecord, SendClaim
+from chalicelib.resources import LIST_ROW
 
 Item = dict[str, Any]
 INBOUND_TTL_SECONDS = 14 * 24 * 3600
@@ -49,15 +52,47 @@ def ticket_item(ticket: Ticket) -> Item:
     item["status"] = ticket.status.value
     item["channel"] = ticket.channel.value
     item["ack_state"] = ticket.ack_state.value
+    item[LIST_ROW] = list_row(summary_of(ticket))
     item.update(keys.ticket_index_keys(
-        ticket_id=ticket.id, queue=ticket.queue, lane=ticket.status.lane, customer_id=ticket.customer_id,
-        assignee=ticket.assignee, created_at=ticket.created_at, last_activity_at=ticket.last_activity_at,
-        due_at=ticket.sla_due_at, action_at=ticket.sla_action_at,
+        ticket_id=ticket.id, queue=ticket.queue, lane=ticket.status.lane, status=ticket.status.value,
+        customer_id=ticket.customer_id, assignee=ticket.assignee, created_at=ticket.created_at,
+        activity_at=ticket.waiting_since, due_at=ticket.sla_due_at, action_at=ticket.sla_action_at,
+        sla_state=ticket.sla_state,
     ))
     return item
 
 
-_TICKET_FIELDS = {f.name for f in fields(Ticket)}
+def list_row(summary: TicketSummary) -> Item:
+    """The list line a ticket's index entries carry. Only what a list shows, so an agent's reply or an
+    acknowledgement that changes none of it writes no index entry (docs/capacity.md)."""
+    row = _without_none(_values(summary))
+    row["status"] = summary.status.value
+    row["channel"] = summary.channel.value
+    row["tags"] = list(summary.tags)
+    return row
+
+
+def summary_from_item(item: Item) -> TicketSummary:
+    """A list line from an index entry (or from a whole ticket item, which carries the same row)."""
+    row = item[LIST_ROW]
+    return TicketSummary(
+        id=row["id"], number=int(row["number"]), subject=row["subject"], status=TicketStatus(row["status"]),
+        priority=row["priority"], queue=row["queue"], channel=Channel(row["channel"]), assignee=row.get("assignee"),
+        tags=tuple(row.get("tags", ())), customer_id=row["customer_id"], customer_name=row.get("customer_name", ""),
+        customer_email=row.get("customer_email"), customer_phone=row.get("customer_phone"),
+        created_at=row["created_at"], last_activity_at=row["last_activity_at"], waiting_since=row["waiting_since"],
+        sla_due_at=row.get("sla_due_at"), sla_state=row.get("sla_state"), merged_into=row.get("merged_into"),
+    )
+
+
+def tag_entry_items(ticket: Ticket) -> list[Item]:
+    """The keys-only entries that put a ticket in its tags' lists (sorted by creation)."""
+    return [{**keys.tag_entry(ticket.id, tag), "entity": "tag", "ticket_id": ticket.id,
+             **keys.tag_entry_index_keys(ticket.id, tag, ticket.status.lane, ticket.created_at)}
+            for tag in ticket.tags]
+
+
+_TICKET_FIELDS = {f.name for f in fields(Ticket)} - {LIST_ROW}
 
 
 def ticket_from_item(item: Item) -> Ticket:

@@ -89,6 +89,27 @@ def quarantine(at: str, item_id: str) -> Key:
 
 
 # ---- index keys --------------------------------------------------------------------------------
+# Hot aggregates (every new ticket writes them) are spread over a fixed number of shards by ticket
+# hash: a GSI partition takes ~1,000 write units/s, so one partition would cap the whole shop. A
+# reader queries every shard of a partition and merges (TableRepository.list_tickets); the sweep
+# works the shards in parallel. docs/capacity.md has the arithmetic.
+INDEX_SHARDS = 4
+
+
+def shard_of(ticket_id: str) -> int:
+    """A ticket's shard: stable (crc32, not Python's salted hash) and uniform over ULIDs."""
+    return zlib.crc32(ticket_id.encode()) % INDEX_SHARDS
+
+
+def shards() -> range:
+    return range(INDEX_SHARDS)
+
+
+def sharded(partition: str) -> list[str]:
+    """Every shard of a logical partition, in shard order: what a reader queries and merges."""
+    return [f"{partition}#{n}" for n in shards()]
+
+
 def queue_partition(queue: str, lane: str) -> str:
     return f"QUEUE#{queue}#{lane}"
 
@@ -105,19 +126,24 @@ def lane_partition(lane: str) -> str:
     return f"LANE#{lane}"
 
 
-# Hot aggregates (every new ticket writes them) are spread over a fixed number of shards by ticket
-# hash: a GSI partition takes ~1,000 write units/s, so one partition caps the whole shop. Readers
-# query every shard and merge (docs/capacity.md has the arithmetic).
-INDEX_SHARDS = 4
+def status_partition(status: str) -> str:
+    return f"STATUS#{status}"
 
 
-def shard_of(ticket_id: str) -> int:
-    """A ticket's shard: stable (crc32, not Python's salted hash) and uniform over ULIDs."""
-    return zlib.crc32(ticket_id.encode()) % INDEX_SHARDS
+def queue_assignee_partition(queue: str, assignee: str | None, lane: str) -> str:
+    return f"QA#{queue}#{assignee or 'none'}#{lane}"
 
 
-def shards() -> range:
-    return range(INDEX_SHARDS)
+def queue_assignee_due_partition(queue: str, assignee: str | None) -> str:
+    return f"QADUE#{queue}#{assignee or 'none'}"
+
+
+def sla_state_partition(state: str) -> str:
+    return f"SLASTATE#{state}"
+
+
+def tag_partition(tag: str, lane: str) -> str:
+    return f"TAG#{tag}#{lane}"
 
 
 DUE_PARTITION = "DUE"
@@ -132,23 +158,46 @@ def sla_partition(shard: int) -> str:
     return f"{SLA_PARTITION}#{shard}"
 
 
+TAG_PREFIX = "TAG#"
+
+
+def tag_entry(ticket_id: str, tag: str) -> Key:
+    # One small item per tag of a ticket, in the ticket's partition: a ticket has one value per index
+    # key, so a tag index needs items of its own. Keys only; the listing reads the tickets after.
+    return _key(f"TICKET#{ticket_id}", f"{TAG_PREFIX}{tag}")
+
+
+def tag_entry_index_keys(ticket_id: str, tag: str, lane: str, created_at: str) -> dict[str, str]:
+    return {"gsi10pk": f"{tag_partition(tag, lane)}#{shard_of(ticket_id)}", "gsi10sk": f"{created_at}#{ticket_id}"}
+
+
 def ticket_index_keys(
-    *, ticket_id: str, queue: str, lane: str, customer_id: str, assignee: str | None,
-    created_at: str, last_activity_at: str, due_at: str | None, action_at: str | None = None,
+    *, ticket_id: str, queue: str, lane: str, status: str, customer_id: str, assignee: str | None,
+    created_at: str, activity_at: str, due_at: str | None, action_at: str | None = None,
+    sla_state: str | None = None,
 ) -> dict[str, str]:
-    """Every index entry of a ticket. Sparse: the due entry exists only while an SLA clock runs
-    (`due_at`, what the inbox sorts by), the SLA entry only while the sweep owes it an action."""
-    activity = f"{last_activity_at}#{ticket_id}"
+    """Every index entry of a ticket. `activity_at` is the customer's last activity (what the lists
+    sort by: an agent's reply does not move a ticket, so it costs a row update, not a key move).
+    Sparse: the due entries exist only while an SLA clock runs, the SLA entry only while the sweep
+    owes the ticket an action, the SLA-state entry only once a running promise was warned or breached."""
+    n = shard_of(ticket_id)
+    activity = f"{activity_at}#{ticket_id}"
     entries = {
-        "gsi1pk": queue_partition(queue, lane), "gsi1sk": activity,
+        "gsi1pk": f"{queue_partition(queue, lane)}#{n}", "gsi1sk": activity,
         "gsi2pk": customer_partition(customer_id), "gsi2sk": f"{created_at}#{ticket_id}",
-        "gsi4pk": assignee_partition(assignee, lane), "gsi4sk": activity,
-        "gsi5pk": lane_partition(lane), "gsi5sk": activity,
+        "gsi4pk": f"{assignee_partition(assignee, lane)}#{n}", "gsi4sk": activity,
+        "gsi5pk": f"{lane_partition(lane)}#{n}", "gsi5sk": activity,
+        "gsi7pk": f"{status_partition(status)}#{n}", "gsi7sk": activity,
+        "gsi8pk": f"{queue_assignee_partition(queue, assignee, lane)}#{n}", "gsi8sk": activity,
     }
     if due_at:
-        entries.update(gsi3pk=DUE_PARTITION, gsi3sk=f"{due_at}#{ticket_id}")
+        due = f"{due_at}#{ticket_id}"
+        entries.update(gsi3pk=due_partition(n), gsi3sk=due,
+                       gsi12pk=f"{queue_assignee_due_partition(queue, assignee)}#{n}", gsi12sk=due)
+        if sla_state in ("warned", "breached"):
+            entries.update(gsi11pk=f"{sla_state_partition(sla_state)}#{n}", gsi11sk=due)
     if action_at:
-        entries.update(gsi6pk=sla_partition(shard_of(ticket_id)), gsi6sk=f"{action_at}#{ticket_id}")
+        entries.update(gsi6pk=sla_partition(n), gsi6sk=f"{action_at}#{ticket_id}")
     return entries
 
 

@@ -4,13 +4,13 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from chalicelib.adapters import items, keys, sla_items
-from chalicelib.adapters.item_store import ABSENT, Add, ConditionFailed, Delete, Filter, Item, ItemStore, Operation, Put
+from chalicelib.adapters import items, keys, sla_items, ticket_listing
+from chalicelib.adapters.item_store import ABSENT, Add, ConditionFailed, Delete, Item, ItemStore, Operation, Put
 from chalicelib.adapters.send_records import SendRecords
 from chalicelib.domain.customers import Customer
 from chalicelib.domain.errors import AlreadyExists, VersionConflict
 from chalicelib.domain.macros import Macro
-from chalicelib.domain.tickets import AckState, Message, Ticket, TicketEvent, TicketStatus
+from chalicelib.domain.tickets import AckState, Message, Ticket, TicketEvent, TicketSummary
 from chalicelib.ports import (
     SENDING,
     AckRecord,
@@ -29,7 +29,7 @@ from chalicelib.ports import (
     TicketFilter,
     TicketPage,
 )
-from chalicelib.resources import ASSIGNEE_INDEX, CUSTOMER_INDEX, DUE_INDEX, LANE_INDEX, QUEUE_INDEX
+from chalicelib.resources import CUSTOMER_INDEX, PK
 
 RATE_TTL_SECONDS = 2 * 3600
 _NUMBER_ATTEMPTS = 8
@@ -129,46 +129,24 @@ class TableRepository(SendRecords):
         item = self.store.get(keys.identity(kind, value))
         return items.identity_from_item(item) if item else None
 
-    def customer_tickets(self, customer_id: str, limit: int = 50) -> list[Ticket]:
+    def customer_tickets(self, customer_id: str, limit: int = 50) -> list[TicketSummary]:
         found, _ = self.store.query(keys.customer_partition(customer_id), index=CUSTOMER_INDEX, forward=False,
                                     limit=limit)
-        return [items.ticket_from_item(i) for i in found]
+        return [items.summary_from_item(i) for i in found]
 
     def list_tickets(self, query: TicketFilter) -> TicketPage:
-        filters: list[Filter] = []
-        sk_before = None
-        if query.sort == "due" or query.due_before:
-            index, partition, forward = DUE_INDEX, keys.DUE_PARTITION, True
-            sk_before = query.due_before
-        elif query.customer_id:
-            index, partition, forward = CUSTOMER_INDEX, keys.customer_partition(query.customer_id), False
-        elif query.assignee:
-            index, partition, forward = ASSIGNEE_INDEX, keys.assignee_partition(
-                None if query.assignee == "none" else query.assignee, query.lane), False
-        elif query.queue:
-            index, partition, forward = QUEUE_INDEX, keys.queue_partition(query.queue, query.lane), False
-        else:
-            index, partition, forward = LANE_INDEX, keys.lane_partition(query.lane), False
-        # Whatever the index does not already narrow is filtered within the page.
-        if index in (DUE_INDEX, CUSTOMER_INDEX) or query.statuses:
-            lane_statuses = query.statuses or tuple(s.value for s in TicketStatus if s.lane == query.lane)
-            filters.append(Filter("status", "in", list(lane_statuses)))
-        if query.queue and index != QUEUE_INDEX:
-            filters.append(Filter("queue", "eq", query.queue))
-        if query.assignee and index != ASSIGNEE_INDEX:
-            filters.append(Filter("assignee", "absent") if query.assignee == "none"
-                           else Filter("assignee", "eq", query.assignee))
-        if query.customer_id and index != CUSTOMER_INDEX:
-            filters.append(Filter("customer_id", "eq", query.customer_id))
-        if query.priority:
-            filters.append(Filter("priority", "eq", query.priority))
-        if query.tag:
-            filters.append(Filter("tags", "contains", query.tag))
-        if query.channel:
-            filters.append(Filter("channel", "eq", query.channel))
-        found, cursor = self.store.query(partition, index=index, forward=forward, limit=query.limit,
-                                         start_after=query.cursor, filters=filters, sk_before=sk_before)
-        return TicketPage([items.ticket_from_item(i) for i in found], cursor)
+        chosen = ticket_listing.plan(query)
+        read = ticket_listing.read_page(self.store, chosen, query.limit, query.cursor)
+        if not chosen.entries_are_tags:
+            return TicketPage([items.summary_from_item(i) for i in read.entries], read.cursor)
+        # Tag entries carry keys only (rewriting a copy of the row per tag on every change would cost
+        # more than one BatchGetItem a page); the page's other filters apply to the tickets read.
+        found = self.store.batch_get(ticket_listing.ticket_keys(read.entries)) if read.entries else []
+        by_id = {item["id"]: item for item in found}
+        wanted = [by_id[k[PK].split("#", 1)[1]] for k in ticket_listing.ticket_keys(read.entries)
+                  if k[PK].split("#", 1)[1] in by_id]
+        kept = [i for i in wanted if all(f.matches(i) for f in chosen.filters)]
+        return TicketPage([items.summary_from_item(i) for i in kept], read.cursor)
 
     def _query_all(self, partition: str, prefix: str) -> list[Item]:
         found, start = [], None
@@ -255,7 +233,9 @@ class TableRepository(SendRecords):
     def _change_operations(self, change: TicketChange) -> tuple[Ticket, list[Operation]]:
         """The ticket as stored and the writes of one change; the ticket's own write comes first."""
         ticket = replace(change.ticket, version=change.ticket.version + 1)
+        ticket, tag_operations = self._tag_entries(ticket)
         operations: list[Operation] = [Put(items.ticket_item(ticket), {"version": change.ticket.version})]
+        operations += tag_operations
         operations += [Put(items.message_item(m), {"pk": ABSENT}) for m in change.messages]
         operations += [Put(items.message_item(m), {"delivery_state": SENDING}) for m in change.outbound]
         if change.inbound:
@@ -266,6 +246,22 @@ class TableRepository(SendRecords):
             operations.append(Add(keys.identity(kind, value), {}, {"undeliverable": True}))
         operations += self._fact_operations(change)
         return ticket, operations
+
+    @staticmethod
+    def _tag_entries(ticket: Ticket) -> tuple[Ticket, list[Operation]]:
+        """The tag entries to write or remove so the tag lists match the ticket's tags and lane; the
+        ticket remembers which it has (`listed_tags`), so an unchanged ticket writes none."""
+        wanted = {f"{tag}@{ticket.status.lane}" for tag in ticket.tags}
+        have = set(ticket.listed_tags)
+        if wanted == have:
+            return ticket, []
+        stored = replace(ticket, listed_tags=sorted(wanted))
+        current = {entry.rsplit("@", 1)[0] for entry in wanted}
+        operations: list[Operation] = [Delete(keys.tag_entry(ticket.id, entry.rsplit("@", 1)[0])) for entry in have
+                                       if entry.rsplit("@", 1)[0] not in current]
+        fresh = {entry.rsplit("@", 1)[0] for entry in wanted - have}
+        operations += [Put(item) for item in items.tag_entry_items(stored) if item["sk"].split("#", 1)[1] in fresh]
+        return stored, operations
 
     def apply(self, change: TicketChange) -> Ticket:
         ticket, operations = self._change_operations(change)
@@ -378,13 +374,13 @@ class TableRepository(SendRecords):
                 "at": entry.at, "actor": entry.actor, "action": entry.action, "subject": entry.subject,
                 "data": dict(entry.data)}
 
-    def all_customer_tickets(self, customer_id: str) -> list[Ticket]:
-        found: list[Ticket] = []
+    def all_customer_tickets(self, customer_id: str) -> list[TicketSummary]:
+        found: list[TicketSummary] = []
         start: dict[str, str] | None = None
         while True:
             page, start = self.store.query(keys.customer_partition(customer_id), index=CUSTOMER_INDEX,
                                            forward=False, start_after=start)
-            found += [items.ticket_from_item(i) for i in page]
+            found += [items.summary_from_item(i) for i in page]
             if start is None:
                 return found
 

@@ -6,6 +6,7 @@ import binascii
 import hashlib
 import hmac
 import json
+from datetime import timedelta
 from typing import Any
 
 from chalicelib.domain.errors import InvalidInput
@@ -15,8 +16,11 @@ from chalicelib.domain.tickets import Channel, TicketStatus
 from chalicelib.domain.workflow import PRIORITIES
 from chalicelib.ports import TicketFilter
 
-KNOWN = {"status", "queue", "assignee", "priority", "tag", "channel", "customer", "breached", "sort", "limit", "next"}
+KNOWN = {"status", "queue", "assignee", "priority", "tag", "channel", "customer", "breached", "sla", "sort", "limit",
+         "next"}
 MAX_LIMIT = 100
+SLA_STATES = ("due_soon", "warned", "breached")
+DUE_SOON = timedelta(hours=1)  # "due soon": a running promise falls due within the hour
 
 
 class CursorCodec:
@@ -90,6 +94,11 @@ def parse_listing(query: dict[str, str], statuses: list[str], principal: Princip
     breached = query.get("breached")
     if breached not in (None, "true", "false"):
         raise InvalidInput("breached is true or false", "breached")
+    sla = query.get("sla")
+    if sla is not None and sla not in SLA_STATES:
+        raise InvalidInput(f"sla is one of {', '.join(SLA_STATES)}", "sla")
+    if breached == "true":
+        sla = "breached"
     sort = query.get("sort", "activity")
     if sort not in ("activity", "due"):
         raise InvalidInput("sort is activity or due", "sort")
@@ -100,8 +109,11 @@ def parse_listing(query: dict[str, str], statuses: list[str], principal: Princip
     if not 1 <= limit <= MAX_LIMIT:
         raise InvalidInput(f"limit is 1 to {MAX_LIMIT}", "limit")
     cursor = codec.decode(query["next"]) if query.get("next") else None
+    now = deps.clock.now()
+    due_from, due_before = {"breached": (None, iso(now)), "due_soon": (iso(now), iso(now + DUE_SOON))}.get(
+        sla or "", (None, None))
     return TicketFilter(
         lane=lanes.pop(), statuses=tuple(s.value for s in parsed), queue=queue, assignee=assignee,
-        priority=priority, tag=tag, channel=channel, customer_id=customer,
-        due_before=iso(deps.clock.now()) if breached == "true" else None, sort=sort, limit=limit, cursor=cursor,
+        priority=priority, tag=tag, channel=channel, customer_id=customer, due_before=due_before,
+        due_from=due_from, sla_state="warned" if sla == "warned" else None, sort=sort, limit=limit, cursor=cursor,
     ), codec

@@ -162,6 +162,27 @@ class TicketOut(BaseModel):
     sla_due_at: str | None = Field(default=None, description="when the soonest running SLA promise falls due")
 
 
+class TicketSummaryOut(BaseModel):
+    """One line of a ticket list: what the list indexes carry (the detail has the rest)."""
+
+    id: str
+    number: int
+    subject: str = Field(description="the first 200 characters")
+    status: Status
+    priority: str
+    queue: str
+    channel: str
+    assignee: str | None
+    tags: list[str]
+    customer: CustomerRef
+    created_at: str
+    last_activity_at: str
+    waiting_since: str = Field(description="the customer's last message: lists sort by it, newest first")
+    sla_due_at: str | None = Field(default=None, description="when the soonest running SLA promise falls due")
+    sla_state: Literal["running", "warned", "breached"] | None = None
+    merged_into: str | None = None
+
+
 class AttachmentOut(BaseModel):
     filename: str
     content_type: str
@@ -205,11 +226,11 @@ class TicketDetailOut(BaseModel):
     ticket: TicketOut
     messages: list[MessageOut]
     events: list[EventOut]
-    customer_tickets: list[TicketOut]
+    customer_tickets: list[TicketSummaryOut]
 
 
 class TicketPageOut(BaseModel):
-    items: list[TicketOut]
+    items: list[TicketSummaryOut]
     next: str | None
 
 
@@ -219,7 +240,7 @@ class CustomerOut(BaseModel):
     emails: list[str]
     phones: list[str]
     version: int
-    tickets: list[TicketOut]
+    tickets: list[TicketSummaryOut]
     merged_into: str | None = None
 
 

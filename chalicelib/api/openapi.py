@@ -17,8 +17,10 @@ _LISTING_PARAMETERS = [
     ("queue", "string", "queue name"), ("assignee", "string", "me, none or a user id"),
     ("priority", "string", "low, normal, high or urgent"), ("tag", "string", "a tag"),
     ("channel", "string", "email, sms, web or phone"), ("customer", "string", "a customer id"),
-    ("breached", "string", "true: only tickets whose promise is broken"),
-    ("sort", "string", "activity (default) or due"), ("limit", "integer", "1 to 100, default 25"),
+    ("breached", "string", "true: only tickets whose promise is broken (the same as sla=breached)"),
+    ("sla", "string", "due_soon (a running promise falls due within the hour), warned or breached; soonest first"),
+    ("sort", "string", "activity (the customer's last message, newest first; default) or due (soonest first)"),
+    ("limit", "integer", "1 to 100, default 25"),
     ("next", "string", "the cursor of the previous page"),
 ]
 _REPORT_PARAMETERS = [

@@ -5,7 +5,7 @@ from typing import Any
 
 from chalicelib.domain.customers import Customer
 from chalicelib.domain.macros import Macro
-from chalicelib.domain.tickets import Message, Ticket, TicketEvent
+from chalicelib.domain.tickets import Message, Ticket, TicketEvent, TicketSummary
 from chalicelib.ports import BlobStore
 
 
@@ -20,6 +20,20 @@ def ticket_out(ticket: Ticket) -> dict[str, Any]:
         "last_activity_at": ticket.last_activity_at, "first_response_due_at": ticket.first_response_due_at,
         "first_responded_at": ticket.first_responded_at, "linked_ticket_id": ticket.linked_ticket_id,
         "merged_into": ticket.merged_into, "version": ticket.version, "sla_due_at": ticket.sla_due_at,
+    }
+
+
+def ticket_summary_out(summary: TicketSummary) -> dict[str, Any]:
+    """One line of a list: the ticket's list row (the list indexes project nothing else)."""
+    return {
+        "id": summary.id, "number": summary.number, "subject": summary.subject, "status": summary.status.value,
+        "priority": summary.priority, "queue": summary.queue, "channel": summary.channel.value,
+        "assignee": summary.assignee, "tags": list(summary.tags),
+        "customer": {"id": summary.customer_id, "name": summary.customer_name, "email": summary.customer_email,
+                     "phone": summary.customer_phone},
+        "created_at": summary.created_at, "last_activity_at": summary.last_activity_at,
+        "waiting_since": summary.waiting_since, "sla_due_at": summary.sla_due_at, "sla_state": summary.sla_state,
+        "merged_into": summary.merged_into,
     }
 
 
@@ -44,9 +58,9 @@ def event_out(event: TicketEvent) -> dict[str, Any]:
     return {"id": event.id, "type": event.type, "actor": event.actor, "at": event.at, "data": event.data}
 
 
-def customer_out(customer: Customer, tickets: list[Ticket]) -> dict[str, Any]:
+def customer_out(customer: Customer, tickets: list[TicketSummary]) -> dict[str, Any]:
     return {"id": customer.id, "name": customer.name, "emails": customer.emails, "phones": customer.phones,
-            "version": customer.version, "tickets": [ticket_out(t) for t in tickets],
+            "version": customer.version, "tickets": [ticket_summary_out(t) for t in tickets],
             "merged_into": customer.merged_into}
 
 

@@ -44,13 +44,13 @@ def contact(_principal: None, request: Any, body: models.ContactBody) -> dict[st
 @responds("TicketPageOut")
 def list_tickets(principal: Principal, request: Any) -> dict[str, Any]:
     from chalicelib.api.listing import parse_listing
-    from chalicelib.api.presenters import ticket_out
+    from chalicelib.api.presenters import ticket_summary_out
     from chalicelib.services.inbox import list_tickets as run
 
     deps = _deps()
     query, codec = parse_listing(query_of(request), multi(request, "status"), principal, deps)
     page = run(query, deps)
-    return {"items": [ticket_out(t) for t in page.tickets], "next": codec.encode(page.cursor)}
+    return {"items": [ticket_summary_out(t) for t in page.tickets], "next": codec.encode(page.cursor)}
 
 
 @endpoint("/tickets", ["POST"], role=Role.AGENT, status=201)
@@ -65,14 +65,14 @@ def open_ticket(principal: Principal, _request: Any, body: models.NewTicketBody)
 
 
 def _detail(detail: Any) -> dict[str, Any]:
-    from chalicelib.api.presenters import event_out, message_out, ticket_out
+    from chalicelib.api.presenters import event_out, message_out, ticket_out, ticket_summary_out
 
     blobs = shop().blobs
     return {
         "ticket": ticket_out(detail.bundle.ticket),
         "messages": [message_out(m, blobs) for m in detail.bundle.messages],
         "events": [event_out(e) for e in detail.bundle.events],
-        "customer_tickets": [ticket_out(t) for t in detail.other_tickets],
+        "customer_tickets": [ticket_summary_out(t) for t in detail.other_tickets],
     }
 
 

@@ -30,6 +30,7 @@ def after_customer_message(ticket: Ticket, *, message_id: str, visible_text: str
     if automated is None:
         # A late text takes its place in the thread by carrier time, but counts as activity now.
         updated.last_activity_at = max(ticket.last_activity_at, at)
+        updated.customer_activity_at = max(ticket.waiting_since, at)
         updated.thread_version = ticket.version + 1
     if status is not ticket.status:
         reason = "customer confirmed" if status is TicketStatus.CLOSED else "customer replied"

@@ -165,6 +165,24 @@ class Ticket:
     sla_due: str | None = None  # denormalized from `sla`: the soonest running promise
     sla_action_at: str | None = None  # denormalized: when the SLA sweep next has work on this ticket
     sla_notices: list[dict[str, Any]] = field(default_factory=list)  # claimed, not yet sent (see sla_sweep)
+    customer_activity_at: str = ""  # the customer's last message: what lists sort by ("" on old items)
+    listed_tags: list[str] = field(default_factory=list)  # "<tag>@<lane>" tag entries stored (the store's)
+
+    @property
+    def waiting_since(self) -> str:
+        """When the customer last wrote (the ticket's creation for tickets stored before #12)."""
+        return self.customer_activity_at or self.created_at
+
+    @property
+    def sla_state(self) -> str | None:
+        """The running promise as a badge shows it: running, warned or breached; None when none runs."""
+        measures = [m for m in ((self.sla or {}).get("measures") or {}).values()
+                    if m.get("since") is not None and m.get("done_at") is None]
+        if any(m.get("breached") for m in measures):
+            return "breached"
+        if any(m.get("warned") for m in measures):
+            return "warned"
+        return "running" if measures or self.sla_due_at else None
 
     @property
     def sla_due_at(self) -> str | None:
@@ -175,6 +193,46 @@ class Ticket:
         if self.status in (TicketStatus.NEW, TicketStatus.OPEN) and not self.first_responded_at:
             return self.first_response_due_at
         return None
+
+
+@dataclass(frozen=True)
+class TicketSummary:
+    """One line of a ticket list: exactly what the list indexes project (the `row` attribute), so a
+    listing is one Query per shard and never reads whole tickets."""
+
+    id: str
+    number: int
+    subject: str
+    status: TicketStatus
+    priority: str
+    queue: str
+    channel: Channel
+    assignee: str | None
+    tags: tuple[str, ...]
+    customer_id: str
+    customer_name: str
+    customer_email: str | None
+    customer_phone: str | None
+    created_at: str
+    last_activity_at: str
+    waiting_since: str
+    sla_due_at: str | None
+    sla_state: str | None
+    merged_into: str | None = None
+
+
+LIST_SUBJECT_CHARS = 200  # a list line shows the start of a subject; the detail shows all of it
+
+
+def summary_of(ticket: Ticket) -> TicketSummary:
+    return TicketSummary(
+        id=ticket.id, number=ticket.number, subject=ticket.subject[:LIST_SUBJECT_CHARS], status=ticket.status,
+        priority=ticket.priority, queue=ticket.queue, channel=ticket.channel, assignee=ticket.assignee,
+        tags=tuple(ticket.tags), customer_id=ticket.customer_id, customer_name=ticket.customer_name[:200],
+        customer_email=ticket.customer_email, customer_phone=ticket.customer_phone, created_at=ticket.created_at,
+        last_activity_at=ticket.last_activity_at, waiting_since=ticket.waiting_since,
+        sla_due_at=ticket.sla_due_at, sla_state=ticket.sla_state, merged_into=ticket.merged_into,
+    )
 
 
 def status_after_customer_message(

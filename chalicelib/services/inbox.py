@@ -19,6 +19,7 @@ from chalicelib.domain.tickets import (
     Ticket,
     TicketEvent,
     TicketStatus,
+    TicketSummary,
     new_event,
 )
 from chalicelib.domain.workflow import check_priority, check_status_change, check_tags
@@ -51,7 +52,7 @@ class InboxDeps:
 @dataclass
 class TicketDetail:
     bundle: TicketBundle
-    other_tickets: list[Ticket]
+    other_tickets: list[TicketSummary]
 
 
 @dataclass
@@ -191,6 +192,7 @@ def merge(source_id: str, target_id: str, version: int, principal: Principal, de
         stamp = SlaRules(deps.sla, deps.settings).advance(closed, [merged], moment)
         activity = max(target.last_activity_at, source.ticket.last_activity_at)
         taking = replace(target, updated_at=now, last_activity_at=activity,
+                         customer_activity_at=max(target.waiting_since, source.ticket.waiting_since),
                          tags=sorted(set(target.tags) | set(source.ticket.tags)))
         took = new_event(target_id, now, EventType.MERGED_FROM, principal.user_id, source=source_id, messages=count)
         _closed, stored = deps.repository.apply_together([

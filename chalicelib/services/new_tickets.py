@@ -82,7 +82,8 @@ def open_ticket(request: NewTicketRequest, principal: Principal, deps: InboxDeps
     channel = Channel(request.channel)
     ticket = Ticket(
         id=ticket_id, number=0, subject=subject, status=TicketStatus.OPEN, queue=queue, channel=channel,
-        customer_id=customer_id, created_at=now, updated_at=now, last_activity_at=now, customer_email=email,
+        customer_id=customer_id, created_at=now, updated_at=now, last_activity_at=now,
+        customer_activity_at=now, customer_email=email,
         customer_phone=phone, customer_name=name,
         first_responded_at=now, assignee=principal.user_id,
     )

@@ -109,9 +109,21 @@ def test_listing_filters_and_pages_with_one_query(api: Api) -> None:
 def test_listing_rejects_bad_queries(api: Api) -> None:
     for query, field in [("limit=0", "limit"), ("limit=abc", "limit"), ("status=bogus", "status"),
                          ("status=open,closed", "status"), ("sort=sideways", "sort"), ("next=forged.sig", "next"),
-                         ("queue=nope", "queue"), ("colour=red", "colour")]:
+                         ("queue=nope", "queue"), ("colour=red", "colour"), ("sla=late", "sla"),
+                         ("sla=due_soon%0d%0a", "sla")]:
         status, body = api.call("GET", f"/tickets?{query}")
         assert status == 400 and body["error"]["field"] == field, query
+
+
+def test_list_rows_carry_the_list_fields_and_sla_filters_answer(api: Api) -> None:
+    ticket = phone_ticket(api)
+    _, page = api.call("GET", "/tickets")
+    [row] = page["items"]
+    assert row["id"] == ticket["id"] and row["subject"] == ticket["subject"]
+    assert row["waiting_since"] and "version" not in row  # act on the detail, which has the version
+    for sla in ("due_soon", "warned", "breached"):
+        status, listed = api.call("GET", f"/tickets?sla={sla}")
+        assert status == 200 and isinstance(listed["items"], list), sla
 
 
 def test_cursor_cannot_cross_listings(api: Api) -> None:

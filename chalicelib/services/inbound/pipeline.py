@@ -188,7 +188,8 @@ class _Attempt:
             id=ticket_id, number=0, subject=(message.subject or "(no subject)")[:500],
             status=TicketStatus.SPAM if message.spam else TicketStatus.NEW, queue=message.queue,
             channel=message.channel, customer_id=plan.customer_id, created_at=self.now, updated_at=self.now,
-            last_activity_at=self.now, customer_email=message.sender[1] if message.sender[0] == "email" else None,
+            last_activity_at=self.now, customer_activity_at=self.now,
+            customer_email=message.sender[1] if message.sender[0] == "email" else None,
             customer_phone=phones[0] if phones else None, customer_name=message.sender_name[:200],
             linked_ticket_id=linked, ack_state=ack_state, ack_reason=ack_reason,
         )
