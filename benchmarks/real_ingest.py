@@ -96,6 +96,15 @@ class RealStack:
     bucket: str
     bytecode_cache: str
 
+    def reset(self) -> None:
+        """Empties moto (every table, bucket, sent mail) and provisions again: the next run starts as the
+        first mail of a new store (no duplicates of an earlier run's Message-IDs)."""
+        import urllib.request
+
+        urllib.request.urlopen(urllib.request.Request(f"{self.endpoint}/moto-api/reset", method="POST"),
+                               timeout=30).close()
+        _provision(self.endpoint)
+
     def put_mails(self, raws: Sequence[bytes]) -> list[str]:
         """Stores each mail as SES's S3 action would; returns one SES notification per mail."""
         from chalicelib.local.aws import client
@@ -166,18 +175,24 @@ def _environment(endpoint: str) -> dict[str, str]:
     return env
 
 
-@contextlib.contextmanager
-def real_stack(*, warm: bool = True) -> Iterator[RealStack]:
-    """moto in its own process, provisioned as the local stack provisions it; `warm` handles two mails
-    first, untimed, so the bytecode cache holds every module the email path imports."""
+def _provision(endpoint: str) -> None:
     from chalicelib.config import load_settings
     from chalicelib.local.aws import client
     from chalicelib.local.provision import provision
 
     settings = load_settings({"SHOPDESK_STAGE": STAGE, "AWS_REGION": REGION})
+    provision(lambda service: client(service, endpoint, REGION), settings.names, REGION, settings.support_addresses)
+
+
+@contextlib.contextmanager
+def real_stack(*, warm: bool = True) -> Iterator[RealStack]:
+    """moto in its own process, provisioned as the local stack provisions it; `warm` handles two mails
+    first, untimed, so the bytecode cache holds every module the email path imports."""
+    from chalicelib.config import load_settings
+
+    settings = load_settings({"SHOPDESK_STAGE": STAGE, "AWS_REGION": REGION})
     with moto_process() as endpoint, tempfile.TemporaryDirectory(prefix="shopdesk-pycache-") as cache:
-        provision(lambda service: client(service, endpoint, REGION), settings.names, REGION,
-                  settings.support_addresses)
+        _provision(endpoint)
         stack = RealStack(endpoint=endpoint, environment=_environment(endpoint), bucket=settings.raw_mail_bucket,
                           bytecode_cache=cache)
         if warm:
