@@ -7,11 +7,12 @@ from typing import Any
 
 import pytest
 from botocore.awsrequest import AWSResponse
-from botocore.exceptions import ParamValidationError
-from botocore.loaders import JSONFileLoader
+from botocore.exceptions import ParamValidationError, UnknownServiceError
+from botocore.loaders import JSONFileLoader, create_loader
 
 from chalicelib import bootstrap
 from chalicelib.adapters import aws as factory
+from chalicelib.adapters.botocore_data import DataLoader, DictJSONFileLoader, data_loader
 from chalicelib.config import SettingsError, load_settings
 from tests.conftest import REGION
 
@@ -30,7 +31,7 @@ def test_every_client_comes_from_one_session(aws: None, fresh_clients: None) -> 
     # Then they share the session's loader (its endpoint data and models are loaded once per process)
     loader = factory.session().get_component("data_loader")
     assert all(c._loader is loader for c in clients)
-    assert isinstance(loader.file_loader, factory.DictJSONFileLoader)
+    assert isinstance(loader, DataLoader) and isinstance(loader.file_loader, DictJSONFileLoader)
     # And asking again gives the same client objects, not new ones
     assert factory.client("dynamodb", REGION) is clients[0]
     assert shop.store.get({"pk": "nothing", "sk": "here"}) is None  # the Shop's lazy client is that client
@@ -38,13 +39,25 @@ def test_every_client_comes_from_one_session(aws: None, fresh_clients: None) -> 
 
 
 def test_botocore_data_reads_the_same_as_botocores_own_loader() -> None:
-    ours, theirs = factory.DictJSONFileLoader(), JSONFileLoader()
+    ours, theirs = DictJSONFileLoader(), JSONFileLoader()
     data = factory.session().get_component("data_loader").BUILTIN_DATA_PATH
     for name in ("endpoints", "partitions", "sdk-default-configuration", "dynamodb/2012-08-10/service-2",
                  "s3/2006-03-01/endpoint-rule-set-1"):
         path = f"{data}/{name}"
         assert ours.exists(path) and ours.load_file(path) == theirs.load_file(path)
     assert not ours.exists(f"{data}/no-such-file") and ours.load_file(f"{data}/no-such-file") is None
+
+
+def test_the_loader_knows_the_services_botocores_knows() -> None:
+    ours, theirs = data_loader(None), create_loader()
+    for kind in ("service-2", "endpoint-rule-set-1", "waiters-2"):
+        known, listed = ours.list_available_services(kind), theirs.list_available_services(kind)
+        assert all(name in known for name in listed)  # answered from each service's own folders
+        assert not any(name in known for name in ("no-such-service", "", "..", "s3/2006-03-01", 3))
+        assert list(known) == listed and len(known) == len(listed) and known[0] == listed[0]
+    assert ours.load_service_model("dynamodb", "service-2") == theirs.load_service_model("dynamodb", "service-2")
+    with pytest.raises(UnknownServiceError):
+        ours.load_service_model("no-such-service", "service-2")
 
 
 def test_clients_are_built_once_under_concurrent_first_use(aws: None, fresh_clients: None) -> None:
