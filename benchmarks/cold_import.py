@@ -17,7 +17,10 @@ RUNS = 9
 FIRST_EMAIL_RUNS = 7
 EMAILS_PER_RUN = 12  # the first is the cold one; the median of the rest (after the second) is "warm"
 TARGET_FIRST_EMAIL_MS = 250.0  # issue 12: was 328-384 ms
-TARGET_WARM_EMAIL_MS = 12.0  # issue 12 measured 12-17 ms; parameter validation off and the codec keep it below
+# A new ticket makes 5 AWS calls (GetObject, BatchGetItem, TransactWriteItems, SendRawEmail, the ack's record):
+# ~1 ms of botocore CPU each, plus ~2-3 ms of ShopDesk's own pipeline (pipeline_cpu's in-memory figure, with
+# the acknowledgement built). Issue 12 measured 12-17 ms.
+TARGET_WARM_EMAIL_MS = 10.0
 
 
 def _time(statement: str, cache: str) -> float:
