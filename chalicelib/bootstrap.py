@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cached_property
-from typing import TYPE_CHECKING, TypedDict
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from typing_extensions import Unpack
 
@@ -127,6 +127,14 @@ def bootstrap(settings: Settings | None = None, **parts: Unpack[ShopParts]) -> S
 
 
 # ---- the real adapters ----------------------------------------------------------------------------
+def _client(service: str, config: Settings) -> Any:
+    """Every AWS client of a Shop: built on first use, from the process's one session, with the settings'
+    parameter validation (chalicelib.adapters.aws)."""
+    from chalicelib.adapters.aws import lazy_client
+
+    return lazy_client(service, config.region, parameter_validation=config.aws_parameter_validation)
+
+
 def _table_repository(store: ItemStore, clock: Clock) -> TicketRepository:
     from chalicelib.adapters.table_repository import TableRepository
 
@@ -140,38 +148,33 @@ def _sla_repository(store: ItemStore) -> SlaRepository:
 
 
 def _dynamo_store(config: Settings) -> ItemStore:
-    from chalicelib.adapters.aws import lazy_client
     from chalicelib.adapters.dynamo_store import DynamoItemStore
 
-    return DynamoItemStore(lazy_client("dynamodb", config.region), config.table_name)
+    return DynamoItemStore(_client("dynamodb", config), config.table_name)
 
 
 def _s3_blobs(config: Settings) -> BlobStore:
-    from chalicelib.adapters.aws import lazy_client
     from chalicelib.adapters.s3_blobs import S3BlobStore
 
-    return S3BlobStore(lazy_client("s3", config.region), config.raw_mail_bucket)
+    return S3BlobStore(_client("s3", config), config.raw_mail_bucket)
 
 
 def _ses_mail(config: Settings) -> MailSender:
-    from chalicelib.adapters.aws import lazy_client
     from chalicelib.adapters.ses_mail import SesMailSender
 
-    return SesMailSender(lazy_client("ses", config.region), config.region)
+    return SesMailSender(_client("ses", config), config.region)
 
 
 def _sns_sms(config: Settings) -> SmsSender:
-    from chalicelib.adapters.aws import lazy_client
     from chalicelib.adapters.sns_sms import SnsSmsSender
 
-    return SnsSmsSender(lambda: lazy_client("sns", config.region))  # SnsSmsSender builds on the first text
+    return SnsSmsSender(lambda: _client("sns", config))  # SnsSmsSender builds on the first text
 
 
 def _sns_alerts(config: Settings) -> AlertPublisher:
-    from chalicelib.adapters.aws import lazy_client
     from chalicelib.adapters.sns_alerts import SnsAlertPublisher
 
-    return SnsAlertPublisher(lazy_client("sns", config.region), config.sla.escalations_topic_arn,
+    return SnsAlertPublisher(_client("sns", config), config.sla.escalations_topic_arn,
                              config.names.escalations_topic)
 
 

@@ -88,6 +88,9 @@ class Settings:
     sms_max_segments: int = 2  # replies and acknowledgements longer than this are refused or shortened
     sms_reopen_window_days: int = 7  # a text within this many days of a resolution reopens that ticket
     phone_region: str = "DE"  # how national numbers typed into forms (0151 ...) are read
+    # botocore checks each request against the service model before sending it: on in tests and the local
+    # stack (it catches our mistakes there), off in Lambda (AWS validates anyway; the check costs CPU per call).
+    aws_parameter_validation: bool = True
 
     @property
     def names(self) -> ResourceNames:
@@ -215,6 +218,19 @@ def _sla_settings(env: Mapping[str, str]) -> SlaSettings:
         raise SettingsError(f"invalid numeric SLA setting: {exc}") from exc
 
 
+def _parameter_validation(env: Mapping[str, str]) -> bool:
+    """SHOPDESK_AWS_PARAMETER_VALIDATION=true|false when set; otherwise off only inside Lambda (which sets
+    AWS_LAMBDA_FUNCTION_NAME in every function's environment), so tests and the local stack keep it."""
+    raw = env.get("SHOPDESK_AWS_PARAMETER_VALIDATION", "").strip().lower()
+    if not raw:
+        return not env.get("AWS_LAMBDA_FUNCTION_NAME")
+    if raw in ("1", "true", "on", "yes"):
+        return True
+    if raw in ("0", "false", "off", "no"):
+        return False
+    raise SettingsError("SHOPDESK_AWS_PARAMETER_VALIDATION must be true or false")
+
+
 def _auth_settings(env: Mapping[str, str]) -> AuthSettings:
     pem = env.get("SHOPDESK_JWT_PUBLIC_KEY") or None
     key_file = env.get("SHOPDESK_JWT_PUBLIC_KEY_FILE")
@@ -280,6 +296,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             sms_max_segments=int(max_segments),
             sms_reopen_window_days=int(env.get("SHOPDESK_SMS_REOPEN_WINDOW_DAYS", "7")),
             phone_region=phone_region,
+            aws_parameter_validation=_parameter_validation(env),
         )
     except ValueError as exc:
         raise SettingsError(f"invalid numeric setting: {exc}") from exc

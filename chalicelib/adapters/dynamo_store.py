@@ -15,7 +15,7 @@ _MAX_BATCH_ROUNDS = 8
 
 class DynamoItemStore:
     def __init__(self, client: Any, table_name: str) -> None:
-        from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+        from chalicelib.adapters.dynamo_types import TypeDeserializer, TypeSerializer  # boto3's, without boto3
 
         self._client = client
         self._table = table_name

@@ -18,11 +18,11 @@ def test_a_misspelt_override_is_refused_not_ignored() -> None:
 
 
 def test_building_a_shop_builds_no_aws_client() -> None:
-    from chalicelib.adapters.aws import client
+    from chalicelib.adapters.aws import built_clients, reset_clients
 
-    client.cache_clear()
+    reset_clients()
     bootstrap.bootstrap(load_settings({"SHOPDESK_STAGE": "test"}))
-    assert client.cache_info().currsize == 0
+    assert built_clients() == []
 
 
 def test_overrides_replace_parts_and_the_repository_follows_the_store_and_clock() -> None:
