@@ -158,7 +158,7 @@ def sla_partition(shard: int) -> str:
     return f"{SLA_PARTITION}#{shard}"
 
 
-TAG_PREFIX = "TAG#"
+TAG_PREFIX = "ENTRY#TAG#"  # below EVT# and MSG#: a reverse read of the thread never meets it
 
 
 def tag_entry(ticket_id: str, tag: str) -> Key:

@@ -260,7 +260,7 @@ class TableRepository(SendRecords):
         operations: list[Operation] = [Delete(keys.tag_entry(ticket.id, entry.rsplit("@", 1)[0])) for entry in have
                                        if entry.rsplit("@", 1)[0] not in current]
         fresh = {entry.rsplit("@", 1)[0] for entry in wanted - have}
-        operations += [Put(item) for item in items.tag_entry_items(stored) if item["sk"].split("#", 1)[1] in fresh]
+        operations += [Put(item) for item in items.tag_entry_items(stored) if item["sk"].removeprefix(keys.TAG_PREFIX) in fresh]
         return stored, operations
 
     def apply(self, change: TicketChange) -> Ticket:
