@@ -88,7 +88,7 @@ def test_events_page_newest_first(repository: TableRepository) -> None:
 
 
 def test_one_message_and_a_number_are_one_read_each(repository: TableRepository) -> None:
-    ticket_id, messages, _ = thread(repository, 2)
+    ticket_id, _, _ = thread(repository, 2)
     page = repository.thread_page(ticket_id, 1)
     shown = page.messages[0]
     assert repository.get_message(ticket_id, shown.created_at, shown.id) == shown

@@ -18,7 +18,7 @@ def test_a_manager_unmerges_a_ticket_and_it_reopens(api: Api) -> None:
     assert status == 200, body
     assert body["status"] == "open" and body["merged_into"] is None
     _, history = api.call("GET", f"/tickets/{source['id']}/events")
-    assert [e["type"] for e in history["events"]][0] == "unmerged"  # newest first
+    assert history["events"][0]["type"] == "unmerged"  # newest first
     _, other = api.call("GET", f"/tickets/{target['id']}")
     _, other_history = api.call("GET", f"/tickets/{target['id']}/events")
     assert "unmerged_from" in [e["type"] for e in other_history["events"]]
