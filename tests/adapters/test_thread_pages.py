@@ -111,3 +111,13 @@ def test_a_customers_tickets_page_across_both_lanes(repository: TableRepository)
         if cursor is None:
             break
     assert sorted(seen) == sorted(t.id for t in created) and len(seen) == 5  # the closed one too
+
+
+def test_the_ticket_item_sorts_right_above_its_messages() -> None:
+    """The first page reads downwards from the top of the partition: it relies on this order."""
+    from chalicelib.adapters import keys
+
+    ticket, message, event = keys.ticket("t"), keys.message("t", "9999", "z"), keys.event("t", "9999", "z")
+    assert ticket["pk"] == message["pk"] == event["pk"] == keys.ticket_partition("t")
+    assert event["sk"] < keys.MESSAGE_PREFIX <= message["sk"] < ticket["sk"]
+    assert not ticket["sk"].startswith((keys.MESSAGE_PREFIX, keys.EVENT_PREFIX))
