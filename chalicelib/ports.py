@@ -248,6 +248,34 @@ class DuePage:
     cursor: dict[str, str] | None
 
 
+@dataclass(frozen=True)
+class ThreadPosition:
+    """Where a newest-first page of a ticket's messages (or events) continues: strictly older than the
+    message (event) at this time with this id."""
+
+    at: str
+    id: str
+
+
+@dataclass
+class ThreadPage:
+    """A page of a ticket's messages, newest first. The first page (no position) is read together with
+    the ticket itself (`ticket` None: no such ticket); later pages carry `ticket` None. `more`: another
+    page may follow (it can be empty when the thread ended exactly at a page boundary)."""
+
+    ticket: Ticket | None
+    messages: list[Message]
+    more: bool
+
+
+@dataclass
+class EventPage:
+    """A page of a ticket's events, newest first; `more` as in ThreadPage."""
+
+    events: list[TicketEvent]
+    more: bool
+
+
 @dataclass
 class TicketBundle:
     """A ticket with its whole thread and history, read together."""
@@ -285,11 +313,31 @@ class TicketRepository(Protocol):
 
     def get_ticket_by_number(self, number: int) -> Ticket | None: ...
 
+    def ticket_id_for_number(self, number: int) -> str | None:
+        """The id a ticket number points to (one GetItem), without reading the ticket."""
+        ...
+
+    def thread_page(self, ticket_id: str, limit: int, before: ThreadPosition | None = None) -> ThreadPage:
+        """At most `limit` messages, newest first, older than `before`; the first page (no `before`)
+        comes with the ticket, in one Query. Never reads more than one Query's worth."""
+        ...
+
+    def event_page(self, ticket_id: str, limit: int, before: ThreadPosition | None = None) -> EventPage:
+        """At most `limit` events, newest first, older than `before` (one Query)."""
+        ...
+
+    def get_message(self, ticket_id: str, at: str, message_id: str) -> Message | None:
+        """One message of a ticket, whole (one GetItem)."""
+        ...
+
+    def customer_ticket_page(self, customer_id: str, limit: int,
+                             cursor: dict[str, str] | None = None) -> TicketPage:
+        """A customer's tickets on every channel and in either lane, newest first (one Query)."""
+        ...
+
     def bundle(self, ticket_id: str) -> TicketBundle | None: ...
 
     def list_tickets(self, query: TicketFilter) -> TicketPage: ...
-
-    def customer_tickets(self, customer_id: str, limit: int = 50) -> list[TicketSummary]: ...
 
     def get_identity(self, kind: str, value: str) -> Identity | None: ...
 

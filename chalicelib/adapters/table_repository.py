@@ -17,6 +17,7 @@ from chalicelib.ports import (
     AuditEntry,
     Clock,
     CustomerChange,
+    EventPage,
     Identity,
     InboundRecord,
     Lookup,
@@ -24,6 +25,8 @@ from chalicelib.ports import (
     NewTicketWrite,
     QuarantineRecord,
     SlaConfig,
+    ThreadPage,
+    ThreadPosition,
     TicketBundle,
     TicketChange,
     TicketFilter,
@@ -125,14 +128,58 @@ class TableRepository(SendRecords):
         events = [items.event_from_item(i) for i in found if i["sk"].startswith(keys.EVENT_PREFIX)]
         return TicketBundle(ticket, messages, events)
 
+    # ---- a ticket's thread, a page at a time, newest first -----------------------------------
+    def ticket_id_for_number(self, number: int) -> str | None:
+        pointer = self.store.get(keys.ticket_number(number))
+        return str(pointer["ticket_id"]) if pointer else None
+
+    def thread_page(self, ticket_id: str, limit: int, before: ThreadPosition | None = None) -> ThreadPage:
+        """The first page is one Query read downwards from the top of the ticket's partition: the
+        ticket item (sk `TICKET`) sorts just above the messages (`MSG#<time>#<id>`), the events
+        (`EVT#…`) below them, so the ticket and its newest messages come in one call. One message more
+        than asked is read to know whether another page follows. DynamoDB also ends a Query at 1 MB
+        read (a few messages with bodies of ~350 KB): the page is then shorter, never a second call."""
+        partition = keys.ticket_partition(ticket_id)
+        if before is not None:
+            found, last = self.store.query(partition, keys.MESSAGE_PREFIX, forward=False, limit=limit + 1,
+                                           start_after=keys.message(ticket_id, before.at, before.id))
+            messages, ended = found, False
+            ticket = None
+        else:
+            found, last = self.store.query(partition, forward=False, limit=limit + 2)
+            if not found or found[0]["sk"] != keys.ticket(ticket_id)["sk"]:
+                return ThreadPage(None, [], False)  # nothing sorts above the ticket item: no ticket
+            ticket = items.ticket_from_item(found[0])
+            messages = []
+            ended = False  # read past the oldest message, into the events
+            for item in found[1:]:
+                if not str(item["sk"]).startswith(keys.MESSAGE_PREFIX):
+                    ended = True
+                    break
+                messages.append(item)
+        more = len(messages) > limit or (not ended and last is not None)
+        return ThreadPage(ticket, [items.message_from_item(i) for i in messages[:limit]], more)
+
+    def event_page(self, ticket_id: str, limit: int, before: ThreadPosition | None = None) -> EventPage:
+        start = keys.event(ticket_id, before.at, before.id) if before else None
+        found, last = self.store.query(keys.ticket_partition(ticket_id), keys.EVENT_PREFIX, forward=False,
+                                       limit=limit + 1, start_after=start)
+        more = len(found) > limit or last is not None
+        return EventPage([items.event_from_item(i) for i in found[:limit]], more)
+
+    def get_message(self, ticket_id: str, at: str, message_id: str) -> Message | None:
+        item = self.store.get(keys.message(ticket_id, at, message_id))
+        return items.message_from_item(item) if item else None
+
+    def customer_ticket_page(self, customer_id: str, limit: int,
+                             cursor: dict[str, str] | None = None) -> TicketPage:
+        found, last = self.store.query(keys.customer_partition(customer_id), index=CUSTOMER_INDEX, forward=False,
+                                       limit=limit, start_after=cursor)
+        return TicketPage([items.summary_from_item(i) for i in found], last)
+
     def get_identity(self, kind: str, value: str) -> Identity | None:
         item = self.store.get(keys.identity(kind, value))
         return items.identity_from_item(item) if item else None
-
-    def customer_tickets(self, customer_id: str, limit: int = 50) -> list[TicketSummary]:
-        found, _ = self.store.query(keys.customer_partition(customer_id), index=CUSTOMER_INDEX, forward=False,
-                                    limit=limit)
-        return [items.summary_from_item(i) for i in found]
 
     def list_tickets(self, query: TicketFilter) -> TicketPage:
         chosen = ticket_listing.plan(query)
@@ -260,7 +307,8 @@ class TableRepository(SendRecords):
         operations: list[Operation] = [Delete(keys.tag_entry(ticket.id, entry.rsplit("@", 1)[0])) for entry in have
                                        if entry.rsplit("@", 1)[0] not in current]
         fresh = {entry.rsplit("@", 1)[0] for entry in wanted - have}
-        operations += [Put(item) for item in items.tag_entry_items(stored) if item["sk"].removeprefix(keys.TAG_PREFIX) in fresh]
+        operations += [Put(item) for item in items.tag_entry_items(stored)
+                       if item["sk"].removeprefix(keys.TAG_PREFIX) in fresh]
         return stored, operations
 
     def apply(self, change: TicketChange) -> Ticket:

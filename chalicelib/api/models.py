@@ -192,15 +192,19 @@ class AttachmentOut(BaseModel):
 
 class MessageOut(BaseModel):
     id: str
+    ref: str = Field(description="names the message in /tickets/{ticket_id}/messages/{message_ref}")
     direction: Literal["inbound", "outbound"]
     channel: str
     from_: str = Field(alias="from")
     from_name: str
     to: list[str]
     subject: str
-    body_text: str
-    visible_text: str
-    body_html: str | None
+    body_text: str = Field(description="in a page of the thread: at most 8,000 bytes of JSON (see truncated)")
+    visible_text: str = Field(description="the text without quoted history; bounded like body_text")
+    body_html: str | None = Field(description="only on the message's own route (?part=html or whole); null in "
+                                              "a page of the thread")
+    has_html: bool = Field(default=False, description="the message has HTML (or a stored body that may hold it)")
+    truncated: bool = Field(default=False, description="the whole message holds more: GET its own route")
     attachments: list[AttachmentOut]
     created_at: str
     internal: bool
@@ -224,9 +228,21 @@ class EventOut(BaseModel):
 
 class TicketDetailOut(BaseModel):
     ticket: TicketOut
+    messages: list[MessageOut] = Field(description="the newest messages first (previews, no HTML)")
+    next_cursor: str | None = Field(description="older messages: GET /tickets/{ticket_id}/messages?cursor=")
+    customer_tickets: list[TicketSummaryOut] = Field(description="the customer's latest other tickets, newest first")
+    customer_tickets_next_cursor: str | None = Field(
+        default=None, description="more of the customer's tickets: GET /customers/{customer_id}?cursor=")
+
+
+class ThreadPageOut(BaseModel):
     messages: list[MessageOut]
-    events: list[EventOut]
-    customer_tickets: list[TicketSummaryOut]
+    next_cursor: str | None
+
+
+class EventPageOut(BaseModel):
+    events: list[EventOut] = Field(description="newest first")
+    next_cursor: str | None
 
 
 class TicketPageOut(BaseModel):
@@ -240,7 +256,8 @@ class CustomerOut(BaseModel):
     emails: list[str]
     phones: list[str]
     version: int
-    tickets: list[TicketSummaryOut]
+    tickets: list[TicketSummaryOut] = Field(description="a page of the customer's tickets, every channel, newest first")
+    next_cursor: str | None = Field(default=None, description="more tickets: GET /customers/{customer_id}?cursor=")
     merged_into: str | None = None
 
 

@@ -23,6 +23,15 @@ _LISTING_PARAMETERS = [
     ("limit", "integer", "1 to 100, default 25"),
     ("next", "string", "the cursor of the previous page"),
 ]
+_PAGE_PARAMETERS = [("limit", "integer", "1 to 100, default 25"),
+                    ("cursor", "string", "the next_cursor of the page before")]
+# Paged reads beside the listing: (path, parameters it takes); the thread's first page takes only a limit.
+_PAGED = {
+    "/tickets/{ticket_id}": _PAGE_PARAMETERS[:1], "/tickets/by-number/{number}": _PAGE_PARAMETERS[:1],
+    "/tickets/{ticket_id}/messages": _PAGE_PARAMETERS, "/tickets/{ticket_id}/events": _PAGE_PARAMETERS,
+    "/customers/{customer_id}": _PAGE_PARAMETERS,
+}
+_PATH_LENGTHS = {"message_ref": 128}  # a message's time and id, encoded
 _REPORT_PARAMETERS = [
     ("from", "first day, YYYY-MM-DD (default: six days before `to`)"), ("to", "last day (default: today)"),
     ("queue", "queue name"), ("agent", "a user id (managers only)"),
@@ -71,8 +80,16 @@ def document() -> dict[str, Any]:
         if handler.response_model:
             success["content"] = {"application/json": {"schema": _schema(handler.response_model, components)}}
         operation["responses"][str(handler.success_status)] = success
-        parameters = [{"name": n, "in": "path", "required": True, "schema": {"type": "string", "maxLength": 64}}
+        parameters = [{"name": n, "in": "path", "required": True,
+                       "schema": {"type": "string", "maxLength": _PATH_LENGTHS.get(n, 64)}}
                       for n in re.findall(r"{(\w+)}", path)]
+        if path in _PAGED and method == "GET":
+            parameters += [{"name": n, "in": "query", "required": False, "description": d, "schema": {"type": t}}
+                           for n, t, d in _PAGED[path]]
+        if path == "/tickets/{ticket_id}/messages/{message_ref}" and method == "GET":
+            parameters.append({"name": "part", "in": "query", "required": False,
+                               "description": "text or html: only that part (default: the whole message)",
+                               "schema": {"type": "string", "enum": ["text", "html"]}})
         if path == "/tickets" and method == "GET":
             parameters += [{"name": n, "in": "query", "required": False, "description": d,
                             "schema": {"type": "array", "items": {"type": "string"}} if t == "array" else {"type": t}}

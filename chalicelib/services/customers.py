@@ -8,8 +8,8 @@ from chalicelib.domain.customers import IDENTITY_KINDS, Customer, checked_email,
 from chalicelib.domain.errors import AlreadyExists, DomainError, InvalidInput, NotFound, Unavailable, VersionConflict
 from chalicelib.domain.ids import iso, new_id
 from chalicelib.domain.principals import Principal
-from chalicelib.domain.tickets import EventType, TicketSummary, new_event
-from chalicelib.ports import CustomerChange, Identity, Lookup, TicketChange
+from chalicelib.domain.tickets import EventType, new_event
+from chalicelib.ports import CustomerChange, Identity, Lookup, TicketChange, TicketPage
 from chalicelib.services.retry import retry_on_conflict
 
 if TYPE_CHECKING:
@@ -17,15 +17,20 @@ if TYPE_CHECKING:
     from chalicelib.services.inbox import InboxDeps
 
 
-def customer_view(customer_id: str, deps: InboxDeps) -> tuple[Customer, list[TicketSummary]]:
-    """The customer and all their tickets on every channel, newest first (one Query)."""
+CUSTOMER_PAGE = 25  # tickets per page of a customer's view unless asked otherwise
+
+
+def customer_view(customer_id: str, deps: InboxDeps, limit: int = CUSTOMER_PAGE,
+                  cursor: dict[str, str] | None = None) -> tuple[Customer, TicketPage]:
+    """The customer and a page of their tickets on every channel, newest first (a GetItem and one
+    Query); the page's cursor continues it."""
     customer = deps.repository.get_customer(customer_id)
     if customer is None:
         raise NotFound(f"customer {customer_id} not found")
-    return customer, deps.repository.customer_tickets(customer_id)
+    return customer, deps.repository.customer_ticket_page(customer_id, limit, cursor)
 
 
-def find_customer(*, email: str | None, phone: str | None, deps: InboxDeps) -> tuple[Customer, list[TicketSummary]]:
+def find_customer(*, email: str | None, phone: str | None, deps: InboxDeps) -> tuple[Customer, TicketPage]:
     if bool(email) == bool(phone):
         raise InvalidInput("give exactly one of email or phone", "email")
     kind = "email" if email else "phone"
@@ -39,7 +44,7 @@ def find_customer(*, email: str | None, phone: str | None, deps: InboxDeps) -> t
 
 
 def rename_customer(customer_id: str, name: str, version: int, principal: Principal,
-                    deps: InboxDeps) -> tuple[Customer, list[TicketSummary]]:
+                    deps: InboxDeps) -> tuple[Customer, TicketPage]:
     customer, tickets = customer_view(customer_id, deps)
     saved = deps.repository.save_customer(replace(customer, name=name.strip()[:200]), version)
     return saved, tickets
@@ -76,7 +81,7 @@ def _live_customer(customer_id: str, deps: InboxDeps) -> Customer:
 
 
 def link_identity(customer_id: str, kind: str, raw: str, version: int, principal: Principal,
-                  deps: InboxDeps) -> tuple[Customer, list[TicketSummary]]:
+                  deps: InboxDeps) -> tuple[Customer, TicketPage]:
     """The customer also owns this email address or number. Identities are unique: one another customer
     owns is refused (merge the customers instead). Linking what the customer already owns changes nothing."""
     value = _identity_value(kind, raw, deps.settings)
@@ -96,7 +101,7 @@ def link_identity(customer_id: str, kind: str, raw: str, version: int, principal
 
 
 def unlink_identity(customer_id: str, kind: str, raw: str, principal: Principal,
-                    deps: InboxDeps) -> tuple[Customer, list[TicketSummary]]:
+                    deps: InboxDeps) -> tuple[Customer, TicketPage]:
     """The address or number is no longer this customer's: it becomes a contact of its own. Its item is
     kept, with its opt-out and bounce state: an unlink must never make a STOP forgotten."""
     value = _identity_value(kind, raw, deps.settings, strict=False)
@@ -113,7 +118,7 @@ def unlink_identity(customer_id: str, kind: str, raw: str, principal: Principal,
 
 
 def merge_customers(source_id: str, target_id: str, version: int, principal: Principal,
-                    deps: InboxDeps) -> tuple[Customer, list[TicketSummary]]:
+                    deps: InboxDeps) -> tuple[Customer, TicketPage]:
     """Moves the source customer's identities and tickets to the target; the source remains, empty,
     pointing at the target. Bounded transactions (at most 100 operations each); safe to repeat: a
     repeat finishes what an interrupted merge left."""

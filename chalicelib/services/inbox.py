@@ -5,6 +5,7 @@ Every change is conditional on the version the agent saw (no lost update) and le
 with actor and time."""
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -24,10 +25,13 @@ from chalicelib.domain.tickets import (
 )
 from chalicelib.domain.workflow import check_priority, check_status_change, check_tags
 from chalicelib.ports import (
+    BlobStore,
     Clock,
+    EventPage,
     MailSender,
     SmsSender,
-    TicketBundle,
+    ThreadPage,
+    ThreadPosition,
     TicketChange,
     TicketFilter,
     TicketPage,
@@ -49,10 +53,30 @@ class InboxDeps:
     sla: SlaSetup | None = None  # None: the environment's default SLA policy only
 
 
+PAGE_LIMIT = 25  # messages or events per page unless the agent asks for another size
+MAX_PAGE_LIMIT = 100
+DETAIL_CUSTOMER_TICKETS = 10  # the customer's other tickets beside a ticket; the rest page on the customer
+MAX_BODY_BLOB_BYTES = 16 * 1024 * 1024  # a stored body beyond this stays a preview (the raw mail is kept)
+
+
 @dataclass
 class TicketDetail:
-    bundle: TicketBundle
+    """A ticket as an agent opens it: the ticket, its newest messages (`more_messages`: older ones page
+    on), and the customer's other tickets (the first few; `customer_cursor` continues them)."""
+
+    ticket: Ticket
+    messages: list[Message]
+    more_messages: bool
     other_tickets: list[TicketSummary]
+    customer_cursor: dict[str, str] | None
+
+
+@dataclass
+class FullMessage:
+    """One message whole; `complete` False when its stored body was too large to read back."""
+
+    message: Message
+    complete: bool
 
 
 @dataclass
@@ -76,17 +100,55 @@ def list_tickets(query: TicketFilter, deps: InboxDeps) -> TicketPage:
     return deps.repository.list_tickets(query)
 
 
-def ticket_detail(ticket_id: str, deps: InboxDeps) -> TicketDetail:
-    bundle = deps.repository.bundle(ticket_id)
-    if bundle is None:
+def ticket_detail(ticket_id: str, deps: InboxDeps, limit: int = PAGE_LIMIT) -> TicketDetail:
+    """Two Queries whatever the thread's length: the ticket with its newest messages, and the
+    customer's latest tickets."""
+    page = deps.repository.thread_page(ticket_id, limit)
+    ticket = require_ticket(page.ticket, ticket_id)
+    customer = deps.repository.customer_ticket_page(ticket.customer_id, DETAIL_CUSTOMER_TICKETS)
+    others = [t for t in customer.tickets if t.id != ticket_id]
+    return TicketDetail(ticket, page.messages, page.more, others, customer.cursor)
+
+
+def ticket_by_number(number: int, deps: InboxDeps, limit: int = PAGE_LIMIT) -> TicketDetail:
+    """The number's pointer (one GetItem), then the detail: the ticket comes with its thread's Query."""
+    ticket_id = deps.repository.ticket_id_for_number(number)
+    if ticket_id is None:
+        raise NotFound(f"ticket #{number} not found")
+    return ticket_detail(ticket_id, deps, limit)
+
+
+def thread_messages(ticket_id: str, before: ThreadPosition | None, limit: int, deps: InboxDeps) -> ThreadPage:
+    """A page of the thread, newest first, older than `before` (the first page when None)."""
+    page = deps.repository.thread_page(ticket_id, limit, before)
+    if before is None:
+        require_ticket(page.ticket, ticket_id)
+    return page
+
+
+def ticket_events(ticket_id: str, before: ThreadPosition | None, limit: int, deps: InboxDeps) -> EventPage:
+    """A page of the ticket's history, newest first. An empty first page is a missing ticket (every
+    ticket has its `created` event); the ticket itself is not read."""
+    page = deps.repository.event_page(ticket_id, limit, before)
+    if before is None and not page.events:
         raise NotFound(f"ticket {ticket_id} not found")
-    others = [t for t in deps.repository.customer_tickets(bundle.ticket.customer_id) if t.id != ticket_id]
-    return TicketDetail(bundle, others)
+    return page
 
 
-def ticket_by_number(number: int, deps: InboxDeps) -> TicketDetail:
-    ticket = deps.repository.get_ticket_by_number(number)
-    return ticket_detail(require_ticket(ticket, f"#{number}").id, deps)
+def full_message(ticket_id: str, at: str, message_id: str, deps: InboxDeps, blobs: BlobStore) -> FullMessage:
+    """One message whole: a body that was too large for its item comes back from the blob store."""
+    message = deps.repository.get_message(ticket_id, at, message_id)
+    if message is None:
+        raise NotFound("no such message on this ticket")
+    if not message.body_key:
+        return FullMessage(message, True)
+    try:
+        stored = json.loads(blobs.read(message.body_key, MAX_BODY_BLOB_BYTES))
+    except InvalidInput:  # larger than we read back into a Lambda: the preview stays, marked incomplete
+        return FullMessage(message, False)
+    whole = replace(message, body_text=str(stored.get("text") or ""),
+                    visible_text=str(stored.get("visible_text") or ""), body_html=stored.get("html"))
+    return FullMessage(whole, True)
 
 
 def update_ticket(ticket_id: str, update: TicketUpdate, principal: Principal, deps: InboxDeps) -> Ticket:

@@ -33,7 +33,7 @@ def test_contact_form_opens_web_ticket_and_acknowledges_by_email(api: Api) -> No
     assert detail["ticket"]["channel"] == "web"
     assert detail["ticket"]["customer"] == {"id": detail["ticket"]["customer"]["id"], "name": "Dana Doe",
                                             "email": "dana@customer.example", "phone": "+4915123456789"}
-    assert "Order number: A-5512" in detail["messages"][0]["body_text"]
+    assert "Order number: A-5512" in detail["messages"][-1]["body_text"]  # newest first: the form is the oldest
     status, customer = api.call("GET", "/customers?phone=%2B4915123456789")
     assert status == 200 and customer["id"] == detail["ticket"]["customer"]["id"]
 
@@ -103,6 +103,6 @@ def test_attachments_come_with_a_short_lived_download_url(api: Api) -> None:
     raw, _ = build_mail(attachments=[("invoice.pdf", "application/pdf", b"%PDF-1.4 x")])
     created = received(raw)
     _, detail = api.call("GET", f"/tickets/{created['ticket_id']}")
-    [attachment] = detail["messages"][0]["attachments"]
+    [attachment] = detail["messages"][-1]["attachments"]  # newest first: the customer's mail is the oldest
     assert attachment["filename"] == "invoice.pdf" and attachment["size"] == 10
     assert "X-Amz-Expires=300" in attachment["url"] and "X-Amz-Signature" in attachment["url"]

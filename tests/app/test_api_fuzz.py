@@ -42,7 +42,8 @@ def test_no_input_makes_a_5xx(api: Api, path: str, method: str, operation: dict[
     body_schema = operation.get("requestBody", {}).get("content", {}).get("application/json", {}).get("schema")
     bodies = st.one_of(from_schema(resolved(body_schema, components)), JUNK) if body_schema else JUNK
     query = st.dictionaries(st.sampled_from(["status", "queue", "limit", "next", "sort", "email", "phone",
-                                             "assignee", "breached", "tag"]), st.text(max_size=20), max_size=3)
+                                             "assignee", "breached", "tag", "cursor", "part"]),
+                            st.text(max_size=20), max_size=3)
 
     @settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
     @given(body=bodies, segment=SEGMENT, params=query, role=st.sampled_from(["agent", "manager", None]))
@@ -50,7 +51,7 @@ def test_no_input_makes_a_5xx(api: Api, path: str, method: str, operation: dict[
         from urllib.parse import urlencode
 
         concrete = path
-        for name in ("ticket_id", "number", "macro_id", "customer_id", "kind", "value"):
+        for name in ("ticket_id", "number", "macro_id", "customer_id", "kind", "value", "message_ref"):
             concrete = concrete.replace("{" + name + "}", segment)
         if params:
             concrete += "?" + urlencode(params)

@@ -218,6 +218,7 @@ def test_agent_opens_an_sms_conversation(api: Api, sms_numbers: None) -> None:
     assert status == 201 and ticket["channel"] == "sms" and ticket["customer"]["phone"] == "+4915123456789"
     assert sms_sent()[-1] == ("+4915123456789", "Hi, your parcel is ready for pickup.")
     _, detail = api.call("GET", f"/tickets/{ticket['id']}")
-    assert [(m["direction"], m["internal"]) for m in detail["messages"]] == [("outbound", True), ("outbound", False)]
+    # newest first: the text sent, then the note of what was sent
+    assert [(m["direction"], m["internal"]) for m in detail["messages"]] == [("outbound", False), ("outbound", True)]
     status, body = api.call("POST", "/tickets", {"channel": "sms", "subject": "x", "body": "y"})
     assert status == 400 and body["error"]["field"] == "customer_phone"

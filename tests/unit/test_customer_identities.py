@@ -64,8 +64,9 @@ def test_a_logged_call_with_both_links_the_new_one_to_the_known_customer(deps: I
     first = phone_call(deps, customer_phone="0151 12345678")
     second = phone_call(deps, customer_phone="+49 151 12345678", customer_email="Ann@Customer.example")
     assert first == second
-    customer, tickets = customer_view(first, deps)
-    assert customer.phones == [PHONE] and customer.emails == [EMAIL] and len(tickets) == 2
+    customer, page = customer_view(first, deps)
+    assert customer.phones == [PHONE] and customer.emails == [EMAIL] and len(page.tickets) == 2
+    assert page.cursor is None
     assert deps.repository.get_identity("email", EMAIL) == Identity("email", EMAIL, first)
 
 
@@ -89,8 +90,8 @@ def test_unlink_splits_the_identity_off_and_keeps_its_opt_out(deps: InboxDeps) -
     identity = deps.repository.get_identity("phone", PHONE)
     assert identity is not None
     deps.repository.store.transact([Put(identity_item(replace(identity, sms_opted_out=True)))])  # type: ignore[attr-defined]
-    customer, tickets = unlink_identity(ann, "phone", "0151 12345678", AGENT, deps)
-    assert customer.phones == [] and customer.emails == [EMAIL] and len(tickets) == 1  # tickets stay
+    customer, page = unlink_identity(ann, "phone", "0151 12345678", AGENT, deps)
+    assert customer.phones == [] and customer.emails == [EMAIL] and len(page.tickets) == 1  # tickets stay
     moved = deps.repository.get_identity("phone", PHONE)
     assert moved is not None and moved.customer_id != ann and moved.sms_opted_out
     other = deps.repository.get_customer(moved.customer_id)
@@ -104,7 +105,8 @@ def test_merge_moves_identities_and_tickets_and_is_safe_to_repeat(deps: InboxDep
     by_phone = phone_call(deps, customer_phone=PHONE)
     for _ in range(3):
         phone_call(deps, customer_phone=PHONE)
-    target, tickets = merge_customers(by_phone, by_mail, 1, AGENT, deps)
+    target, page = merge_customers(by_phone, by_mail, 1, AGENT, deps)
+    tickets = page.tickets
     assert target.id == by_mail and set(target.emails) == {EMAIL} and target.phones == [PHONE]
     assert len(tickets) == 5 and {t.customer_id for t in tickets} == {by_mail}
     assert [t.created_at for t in tickets] == sorted((t.created_at for t in tickets), reverse=True)
@@ -112,9 +114,9 @@ def test_merge_moves_identities_and_tickets_and_is_safe_to_repeat(deps: InboxDep
     assert identity is not None and identity.customer_id == by_mail
     source = deps.repository.get_customer(by_phone)
     assert source is not None and source.merged_into == by_mail and source.phones == []
-    assert customer_view(by_phone, deps)[1] == []
-    again, tickets_again = merge_customers(by_phone, by_mail, 1, AGENT, deps)  # a repeat changes nothing
-    assert again.version == target.version and len(tickets_again) == 5
+    assert customer_view(by_phone, deps)[1].tickets == []
+    again, page_again = merge_customers(by_phone, by_mail, 1, AGENT, deps)  # a repeat changes nothing
+    assert again.version == target.version and len(page_again.tickets) == 5
     moved = [t for t in tickets if any(e.type == "customer_changed" and e.data["to"] == by_mail
                                        for e in deps.repository.list_events(t.id))]
     assert len(moved) == 4  # each moved ticket says so in its history; the target's own ticket did not move
