@@ -7,6 +7,7 @@ throwaway local parts) and for the whole shop, per hour. The counters are read i
 batch read and counted in the create transaction."""
 from __future__ import annotations
 
+import zlib
 from collections.abc import Mapping
 from datetime import datetime
 
@@ -38,8 +39,18 @@ def domain_rate_key(domain: str, at: datetime) -> str:
     return f"ack#domain#{pseudonym(domain)}#{_hour(at)}"
 
 
-def global_rate_key(at: datetime) -> str:
-    return f"ack#all#{_hour(at)}"
+# The shop-wide counter is spread over shards: every acknowledged new ticket adds to it inside its
+# create transaction, and one item would make concurrent creations conflict (and cap them at ~500/s).
+GLOBAL_RATE_SHARDS = 4
+
+
+def global_rate_keys(at: datetime) -> tuple[str, ...]:
+    return tuple(f"ack#all#{_hour(at)}#{n}" for n in range(GLOBAL_RATE_SHARDS))
+
+
+def _global_share(message: InboundMessage) -> str:
+    """The shard of the shop-wide counter this message adds to (stable, so a retry adds to the same)."""
+    return global_rate_keys(message.received_at)[zlib.crc32(message.source_id.encode()) % GLOBAL_RATE_SHARDS]
 
 
 def _sender_domain_key(message: InboundMessage) -> str | None:
@@ -50,10 +61,19 @@ def _sender_domain_key(message: InboundMessage) -> str | None:
 
 
 def rate_keys(message: InboundMessage) -> tuple[str, ...]:
-    """Every counter an acknowledgement of `message` counts against: sender, sender domain (email), all."""
+    """Every counter an acknowledgement of `message` counts against: sender, sender domain (email), all
+    (every shard of the shop's, read in the same BatchGetItem)."""
     domain = _sender_domain_key(message)
     return (rate_key(message.sender[1], message.received_at), *([domain] if domain else []),
-            global_rate_key(message.received_at))
+            *global_rate_keys(message.received_at))
+
+
+def rate_increments(message: InboundMessage) -> tuple[str, ...]:
+    """The counters an acknowledgement of `message` adds one to: its sender's, its domain's, and one
+    shard of the shop's."""
+    domain = _sender_domain_key(message)
+    return (rate_key(message.sender[1], message.received_at), *([domain] if domain else []),
+            _global_share(message))
 
 
 def ack_decision(message: InboundMessage, identity: Identity | None, rates: Mapping[str, int],
@@ -78,6 +98,6 @@ def ack_decision(message: InboundMessage, identity: Identity | None, rates: Mapp
     domain = _sender_domain_key(message)
     if domain is not None and rates.get(domain, 0) >= settings.acks_per_domain_per_hour:
         return AckState.SKIPPED, "acknowledgement rate limit for this sender domain"
-    if rates.get(global_rate_key(at), 0) >= settings.acks_per_hour:
+    if sum(rates.get(key, 0) for key in global_rate_keys(at)) >= settings.acks_per_hour:
         return AckState.SKIPPED, "acknowledgement rate limit for the shop"
     return AckState.PENDING, None

@@ -179,7 +179,6 @@ class _Attempt:
         # joins an existing customer (plan_unproven). The ticket shows only identities that are the customer's.
         plan = plan_unproven(message.sender, message.other_identities, lookup.identities,
                              name=message.sender_name[:200], now=self.now, load_customer=deps.repository.get_customer)
-        rate_keys = ack_policy.rate_keys(message)
         ack_state, ack_reason = ack_policy.ack_decision(message, identity, lookup.rates, deps.settings)
         owned = {message.sender, *((i.kind, i.value) for i in plan.new_identities)}
         phones = [v for k, v in (message.sender, *message.other_identities) if k == "phone" and (k, v) in owned]
@@ -211,7 +210,8 @@ class _Attempt:
             inbound=InboundRecord(*self.source, state="stored" if pending else "done", ticket_id=ticket_id),
             new_customer=plan.new_customer, new_identities=plan.new_identities, customer_update=plan.customer_update,
             claim_message_ids=[replace(c, ticket_id=ticket_id) for c in claims],
-            rate_increments=list(rate_keys) if pending else [], expected_number=lookup.next_ticket_number,
+            rate_increments=list(ack_policy.rate_increments(message)) if pending else [],
+            expected_number=lookup.next_ticket_number,
             conversation=conversation, send_claim=held,
         ))
         acknowledged = acknowledge.acknowledge(created, message, deps, held) if pending else False
