@@ -38,7 +38,9 @@ ME = "agent-1"  # the token's user: assignee=me
 BIG_CUSTOMER_TICKETS = 120  # one customer with many tickets: does /customers/{id} show them all?
 DUE_SOON = timedelta(hours=1)
 # Documented design figures per route (docs/architecture.md, issue #12); routes without one print no target.
-ROUTE_TARGETS = {"/tickets": 2, "/tickets/{ticket_id}": 2, "/tickets/by-number/{number}": 3}
+# A list page is one Query per shard of its partition (adapters/keys.py INDEX_SHARDS); a ticket opens with
+# two Queries (thread page, the customer's tickets), by number with the number's GetItem before them.
+ROUTE_TARGETS = {"/tickets": 4, "/tickets/{ticket_id}": 2, "/tickets/by-number/{number}": 3}
 
 
 # ---- counting what the real client sends ------------------------------------------------------------
@@ -151,11 +153,16 @@ def seed(put: Callable[[dict[str, Any]], None], seeded: Seeded, total: int, rng:
          queues: list[str]) -> float:
     """Grows the shop to `total` tickets (each written with the repository's item builder); returns seconds."""
     from chalicelib.adapters import items
+    from chalicelib.adapters.item_store import Put
+    from chalicelib.adapters.table_repository import TableRepository
 
     began = time.perf_counter()
     for n in range(len(seeded.tickets) - 1, total - 1):
-        ticket = _variant(seeded, n, rng, queues)
+        ticket, tag_entries = TableRepository._tag_entries(_variant(seeded, n, rng, queues))
         put(items.ticket_item(ticket))
+        for entry in tag_entries:  # the tag list's entries, as the repository writes them with the ticket
+            if isinstance(entry, Put):
+                put(entry.item)
         seeded.tickets.append(ticket)
     return time.perf_counter() - began
 
@@ -378,19 +385,32 @@ def listings(queues: list[str]) -> list[Listing]:
         Listing(f"sort=due&queue={queue}&assignee=me", {"sort": "due", "queue": queue, "assignee": "me"},
                 lambda t: _active(t) and _due(t) is not None and t.queue == queue and t.assignee == ME),
         Listing("breached=true", {"breached": "true"}, lambda t: _active(t) and (_due(t) or "~") < now),
-        # No parameter of its own (yet): the inbox reads the due view until it passes the hour.
-        Listing("due within 1 h (sort=due, read to the hour)", {"sort": "due"},
-                lambda t: _active(t) and now <= (_due(t) or "~") <= soon, skip=_due_before(now),
-                stop=lambda item: (_item_due(item) or "~") > soon),
+        Listing("sla=due_soon", {"sla": "due_soon"}, lambda t: _active(t) and now <= (_due(t) or "~") < soon),
+        Listing("sla=warned", {"sla": "warned"}, lambda t: _active(t) and t.sla_state == "warned"),
     ]
 
 
+def listing_partitions(query: dict[str, str]) -> int:
+    """How many partitions (shards x statuses) the listing plan reads for these parameters."""
+    from chalicelib.adapters import ticket_listing
+    from chalicelib.ports import TicketFilter
+
+    statuses = tuple(query["status"].split(",")) if "status" in query else ()
+    chosen = ticket_listing.plan(TicketFilter(
+        statuses=statuses, queue=query.get("queue"), assignee=query.get("assignee"), tag=query.get("tag"),
+        priority=query.get("priority"), channel=query.get("channel"), sort=query.get("sort", "activity"),
+        due_before="x" if query.get("sla") in ("breached", "due_soon") or query.get("breached") == "true" else None,
+        sla_state="warned" if query.get("sla") == "warned" else None))
+    return len(chosen.partitions)
+
+
 def list_all(api: Api, meter: Meter, listing: Listing, cursor_name: str) -> tuple[int, int, int, int]:
-    """Follows cursors to the end; returns (matches listed, DynamoDB calls, Queries, items read)."""
+    """Follows cursors to the end; returns (matches listed, API pages, DynamoDB calls, Queries, items read)."""
     meter.reset()
     query = {**listing.query, "limit": str(PAGE)}
-    listed = 0
+    listed = pages = 0
     for _ in range(10_000):
+        pages += 1
         status, body = api.get("/tickets", query)
         if status != 200:
             raise RuntimeError(f"GET /tickets?{urlencode(query)} answered {status}: {body}")
@@ -406,7 +426,7 @@ def list_all(api: Api, meter: Meter, listing: Listing, cursor_name: str) -> tupl
         if cursor is None:
             break
         query = {**listing.query, "limit": str(PAGE), cursor_name: cursor}
-    return listed, meter.total, meter.calls.get("Query", 0), meter.items
+    return listed, pages, meter.total, meter.calls.get("Query", 0), meter.items
 
 
 def measure_listings(api: Api, meter: Meter, document: dict[str, Any], seeded: Seeded, queues: list[str],
@@ -419,14 +439,18 @@ def measure_listings(api: Api, meter: Meter, document: dict[str, Any], seeded: S
             continue
         expected = sum(1 for t in seeded.tickets if listing.matches(t))
         try:
-            listed, calls, queries, read = list_all(api, meter, listing, cursor_name)
+            listed, pages, calls, queries, read = list_all(api, meter, listing, cursor_name)
         except RuntimeError as exc:  # one listing the API refuses does not cost the others their figures
             print(f"   {listing.label}: failed, {exc}")
             continue
         target = math.ceil(listed / PAGE) + 1
         wrong = "" if listed == expected else f"; the seed has {expected} matches"
-        figure(f"{listing.label} @{len(seeded.tickets):,}", calls, "requests", target=target,
-               note=f"({listed:,} matches, {queries} Queries, {read:,} items read{wrong}; {store})")
+        figure(f"{listing.label} @{len(seeded.tickets):,}", pages, "requests", target=target,
+               note=f"({listed:,} matches; {calls} DynamoDB calls, {read:,} items read{wrong}; {store})")
+        # A page is one Query per shard of the partition the filter has (keys.INDEX_SHARDS): the price
+        # of write capacity (docs/capacity.md). Bounded by shards x pages, marked when it is not.
+        shards = listing_partitions(listing.query)
+        figure(f"  its DynamoDB Queries ({shards} per page)", queries, "Queries", target=shards * target)
 
 
 def _compare(moto: RouteFigures, twin: RouteFigures, size: int) -> None:

@@ -137,12 +137,13 @@ def read_page(store: ItemStore, chosen: ListingPlan, limit: int, cursor: dict[st
     _pk_attr, sk_attr = INDEX_KEYS[chosen.index]
     position = dict(cursor or {})
     reads: dict[int, tuple[list[Item], Key | None]] = {}
+    per_partition = partition_limit(limit, len(chosen.partitions), filtered=bool(chosen.filters))
     for n, partition in enumerate(chosen.partitions):
         state = position.get(str(n))
         if state == DONE:
             continue
         start = _start_key(chosen, partition, state) if state else None
-        found, last = store.query(partition, index=chosen.index, forward=chosen.forward, limit=limit,
+        found, last = store.query(partition, index=chosen.index, forward=chosen.forward, limit=per_partition,
                                   start_after=start, sk_before=chosen.sk_before, sk_from=chosen.sk_from,
                                   filters=() if chosen.entries_are_tags else chosen.filters)
         reads[n] = (found, last)
@@ -164,6 +165,16 @@ def read_page(store: ItemStore, chosen: ListingPlan, limit: int, cursor: dict[st
             position[str(n)] = taken[-1]
     finished = all(position.get(str(n)) == DONE for n in range(len(chosen.partitions)))
     return PageRead([c[2] for c in page], None if finished else position, len(reads))
+
+
+def partition_limit(limit: int, partitions: int, *, filtered: bool) -> int:
+    """How many entries to read from each partition for a page of `limit`. Tickets spread evenly over
+    shards, so a share of the page with room to spare fills it while reading ~1.5x what it shows
+    (each partition's full limit would read 4x); a page the frontier cuts short is still in order, only
+    shorter. A filtered page reads whole limits: its matches are not spread evenly."""
+    if filtered or partitions <= 1:
+        return limit
+    return min(limit, -(-limit * 3 // (2 * partitions)) + 2)
 
 
 def _before(a: str, b: str, forward: bool) -> bool:
