@@ -49,8 +49,10 @@ def main() -> None:
                                              destination=[address]))
         other, _ = build_mail(sender="Ben <ben@customer.example>", subject="Exchange a jacket")
         warm = _count(lambda: deliver(other, source="ben@customer.example"))
-    for label, calls, target in (("new-ticket email, cold process", created, 5),
-                                 ("new-ticket email, warm process", warm, 5),
+    # A new ticket: 5 calls, plus the number's atomic increment and the sender domain's and the shop's
+    # acknowledgement counters, which every new ticket touches and so are counted outside its transaction.
+    for label, calls, target in (("new-ticket email, cold process", created, 8),
+                                 ("new-ticket email, warm process", warm, 8),
                                  ("reply by In-Reply-To", replied, 4),
                                  ("reply to the signed address", via_address, 4)):
         detail = ", ".join(f"{name} {n}" for name, n in sorted(calls.items()))

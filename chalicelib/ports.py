@@ -70,7 +70,6 @@ class Lookup:
     rate_keys: tuple[str, ...] = ()
     ticket_ids: tuple[str, ...] = ()
     ticket_numbers: tuple[int, ...] = ()
-    next_ticket_number: bool = False
     conversations: tuple[tuple[str, str], ...] = ()  # (channel, number): the ticket a conversation is on
     sla_config: bool = False  # the stored SLA calendars and policies (their snapshot item)
 
@@ -83,7 +82,6 @@ class LookupResult:
     rates: dict[str, int] = field(default_factory=dict)
     tickets: dict[str, Ticket] = field(default_factory=dict)
     numbers: dict[int, str] = field(default_factory=dict)
-    next_ticket_number: int = 0
     conversations: dict[tuple[str, str], str] = field(default_factory=dict)  # (channel, number) -> ticket id
     sla_config: SlaConfig | None = None  # when asked for: what is stored (empty: the defaults only)
 
@@ -102,7 +100,8 @@ class ConversationClaim:
 # ---- what the ticket store writes, each in one transaction --------------------------------------
 @dataclass
 class NewTicketWrite:
-    """A new ticket with its first message. `ticket.number` is assigned by the store."""
+    """A new ticket with its first message. `ticket.number` is assigned by the store, from an atomic counter:
+    numbers rise and never repeat, but a create that fails after taking one leaves a gap."""
 
     ticket: Ticket
     message: Message
@@ -112,7 +111,6 @@ class NewTicketWrite:
     new_identities: list[Identity] = field(default_factory=list)
     claim_message_ids: list[MessageIdEntry] = field(default_factory=list)
     rate_increments: list[str] = field(default_factory=list)
-    expected_number: int = 0  # from Lookup.next_ticket_number; the store retries on a race
     customer_update: Customer | None = None  # an existing customer who gained identities (version as read)
     conversation: ConversationClaim | None = None
     send_claim: SendClaim | None = None  # the acknowledgement's claim, held from birth by the ticket's writer

@@ -12,6 +12,7 @@ from chalicelib.domain.errors import (
     OutcomeUnknown,
     Rejected,
     ServiceUnavailable,
+    TransactionConflict,
     TransientFailure,
 )
 
@@ -26,8 +27,11 @@ THROTTLING_CODES = frozenset({
 # Outages and timeouts on AWS's side (standard retry mode's transient codes, and the 5xx codes).
 TRANSIENT_CODES = frozenset({
     "RequestTimeout", "RequestTimeoutException", "InternalServerError", "InternalError", "InternalFailure",
-    "ServiceUnavailable", "ServiceUnavailableException", "TransactionConflictException",
+    "ServiceUnavailable", "ServiceUnavailableException",
 })
+# A plain write to an item a transaction holds (TransactWriteItems' own conflicts come as cancellation
+# reasons, dynamo_store.cancelled_transaction_error): retried at once, with jitter, by the services.
+CONFLICT_CODES = frozenset({"TransactionConflictException"})
 # A provider refusing this message or recipient for good; no retry changes the answer.
 REJECTED_CODES: dict[str, frozenset[str]] = {
     "ses": frozenset({"MessageRejected", "MailFromDomainNotVerifiedException"}),
@@ -78,6 +82,8 @@ def domain_error(service: str, operation: str, exc: Exception, *, provider: str 
         return ServiceUnavailable(f"{call} could not be called ({type(exc).__name__})")
     code, status = client_error_code(exc)
     label = code or str(status or "unknown error")
+    if code in CONFLICT_CODES:
+        return TransactionConflict(f"{call} met a concurrent transaction ({code}); try again")
     if code in THROTTLING_CODES or code in TRANSIENT_CODES or status >= 500:
         return TransientFailure(f"{call} failed for now ({label}); try again")
     if code in REJECTED_CODES.get(service, frozenset()):

@@ -6,11 +6,25 @@ from typing import Any
 
 from chalicelib.adapters.aws_errors import translated
 from chalicelib.adapters.item_store import ABSENT, ConditionFailed, Delete, Filter, Item, Key, Operation, Put
-from chalicelib.domain.errors import TransientFailure
+from chalicelib.domain.errors import DomainError, TransactionConflict, TransientFailure
 from chalicelib.resources import INDEX_KEYS, PK, SK
 
 _BATCH_LIMIT = 100
 _MAX_BATCH_ROUNDS = 8
+
+
+def cancelled_transaction_error(exc: Any) -> ConditionFailed | DomainError:
+    """What a TransactionCanceledException means, from its per-operation reasons: failed conditions are the
+    caller's to decide (`ConditionFailed`); only conflicts with other transactions, `TransactionConflict`
+    (retry at once); anything else (throttling, a validation error on one item), `TransientFailure`."""
+    reasons = [str(r.get("Code")) for r in exc.response.get("CancellationReasons", [])]
+    failed = [n for n, code in enumerate(reasons) if code == "ConditionalCheckFailed"]
+    if failed:
+        return ConditionFailed(failed)
+    causes = {code for code in reasons if code != "None"}
+    if causes == {"TransactionConflict"}:
+        return TransactionConflict("DynamoDB cancelled the transaction: another transaction held one of its items")
+    return TransientFailure("DynamoDB cancelled the transaction: " + ",".join(reasons))
 
 
 class DynamoItemStore:
@@ -149,14 +163,19 @@ class DynamoItemStore:
             condition["ExpressionAttributeValues"] = values
         return condition
 
-    def _update_arguments(self, key: Key, add: dict[str, int], set_values: dict[str, Any]) -> dict[str, Any]:
+    def _update_arguments(self, key: Key, add: dict[str, int], set_values: dict[str, Any],
+                          base: dict[str, int] | None = None) -> dict[str, Any]:
         names: dict[str, str] = {}
         values: dict[str, Any] = {}
         adds, sets = [], []
         for n, (attribute, amount) in enumerate(add.items()):
             names[f"#a{n}"] = attribute
             values[f":a{n}"] = self._serializer.serialize(amount)
-            adds.append(f"#a{n} :a{n}")
+            if base and attribute in base:  # an absent attribute counts from its base, in the same atomic update
+                values[f":b{n}"] = self._serializer.serialize(base[attribute])
+                sets.append(f"#a{n} = if_not_exists(#a{n}, :b{n}) + :a{n}")
+            else:
+                adds.append(f"#a{n} :a{n}")
         for n, (attribute, value) in enumerate(set_values.items()):
             names[f"#s{n}"] = attribute
             values[f":s{n}"] = self._serializer.serialize(value)
@@ -186,17 +205,12 @@ class DynamoItemStore:
             try:
                 self._client.transact_write_items(TransactItems=requests)
             except self._client.exceptions.TransactionCanceledException as exc:
-                # Cancellation reasons come per operation; a failed condition is the caller's to decide.
-                reasons = exc.response.get("CancellationReasons", [])
-                failed = [n for n, r in enumerate(reasons) if r.get("Code") == "ConditionalCheckFailed"]
-                if failed:
-                    raise ConditionFailed(failed) from exc
-                raise TransientFailure("DynamoDB cancelled the transaction: " + ",".join(
-                    str(r.get("Code")) for r in reasons)) from exc
+                raise cancelled_transaction_error(exc) from exc
 
-    def add(self, key: Key, add: dict[str, int], set_values: dict[str, Any] | None = None) -> Item:
+    def add(self, key: Key, add: dict[str, int], set_values: dict[str, Any] | None = None, *,
+            base: dict[str, int] | None = None) -> Item:
         with translated("dynamodb", "UpdateItem"):
             response = self._client.update_item(
-                **self._update_arguments(key, add, set_values or {}), ReturnValues="ALL_NEW"
+                **self._update_arguments(key, add, set_values or {}, base), ReturnValues="ALL_NEW"
             )
         return self._load(response["Attributes"])

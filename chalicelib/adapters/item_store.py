@@ -115,8 +115,10 @@ class ItemStore(Protocol):
 
     def transact(self, operations: Sequence[Operation]) -> None: ...
 
-    def add(self, key: Key, add: dict[str, int], set_values: dict[str, Any] | None = None) -> Item:
-        """Atomic increment outside a transaction; returns the item after the update."""
+    def add(self, key: Key, add: dict[str, int], set_values: dict[str, Any] | None = None, *,
+            base: dict[str, int] | None = None) -> Item:
+        """Atomic increment outside a transaction (an absent attribute counts from its `base`, else 0);
+        returns the item after the update. Concurrent increments of one item serialize, none is lost."""
         ...
 
 
@@ -268,17 +270,19 @@ class InMemoryItemStore:
             else:
                 self._apply_add(ident, op.key, op.add, op.set)
 
-    def _apply_add(self, ident: tuple[str, str], key: Key, add: dict[str, int], values: dict[str, Any]) -> Item:
+    def _apply_add(self, ident: tuple[str, str], key: Key, add: dict[str, int], values: dict[str, Any],
+                   base: dict[str, int] | None = None) -> Item:
         item = self.items.setdefault(ident, dict(key))
         for attribute, amount in add.items():
-            item[attribute] = Decimal(item.get(attribute, 0)) + amount
+            item[attribute] = Decimal(item.get(attribute, (base or {}).get(attribute, 0))) + amount
         item.update(_dynamo_like(values))
         copied: Item = _copied(item)
         return copied
 
-    def add(self, key: Key, add: dict[str, int], set_values: dict[str, Any] | None = None) -> Item:
+    def add(self, key: Key, add: dict[str, int], set_values: dict[str, Any] | None = None, *,
+            base: dict[str, int] | None = None) -> Item:
         self.calls.append("UpdateItem")
-        return self._apply_add(self._ident(key), key, add, set_values or {})
+        return self._apply_add(self._ident(key), key, add, set_values or {}, base)
 
     def all_items(self) -> Iterable[Item]:
         """For tests only: everything stored."""

@@ -35,7 +35,7 @@ from chalicelib.ports import (
 from chalicelib.resources import CUSTOMER_INDEX, PK
 
 RATE_TTL_SECONDS = 2 * 3600
-_NUMBER_ATTEMPTS = 8
+_NUMBER_ATTEMPTS = 8  # numbers tried when pointers are found ahead of the counter
 _MOVE_BATCH = 40  # two operations a message; a transaction holds at most 100
 _TRANSACTION_LIMIT = 100  # DynamoDB TransactWriteItems
 
@@ -58,12 +58,10 @@ class TableRepository(SendRecords):
         wanted += [keys.rate(r) for r in request.rate_keys]
         wanted += [keys.ticket(t) for t in request.ticket_ids]
         wanted += [keys.ticket_number(n) for n in request.ticket_numbers]
-        if request.next_ticket_number:
-            wanted.append(keys.counter(keys.TICKET_NUMBER_COUNTER))
         wanted += [keys.conversation(channel, number) for channel, number in request.conversations]
         if request.sla_config:
             wanted.append(keys.sla_config_snapshot())
-        result = LookupResult(next_ticket_number=keys.FIRST_TICKET_NUMBER)
+        result = LookupResult()
         now = self.clock.now().timestamp()
         for item in self.store.batch_get(wanted) if wanted else []:
             self._collect(item, result, now)
@@ -91,8 +89,6 @@ class TableRepository(SendRecords):
             result.tickets[ticket.id] = ticket
         elif kind == "NUMBER":
             result.numbers[int(pk.removeprefix("NUMBER#"))] = item["ticket_id"]
-        elif kind == "COUNTER":
-            result.next_ticket_number = int(item["value"]) + 1
         elif kind == "CONFIG" and item["sk"] == keys.sla_config_snapshot()["sk"]:
             calendars, policies, _revision = sla_items.snapshot_contents(item)
             result.sla_config = SlaConfig(calendars, policies)
@@ -205,28 +201,30 @@ class TableRepository(SendRecords):
 
     # ---- writes --------------------------------------------------------------------------------
     def create_ticket(self, write: NewTicketWrite) -> Ticket:
-        number = write.expected_number or keys.FIRST_TICKET_NUMBER
+        """The number comes from one atomic increment of the counter, before the transaction, so concurrent
+        creates never meet on the counter (a transaction holding it would make every other one conflict).
+        A number whose transaction then fails is skipped for good: numbers have gaps, never repeats."""
         for _ in range(_NUMBER_ATTEMPTS):
-            ticket = replace(write.ticket, number=number)
-            operations = self._new_ticket_operations(write, ticket)
+            ticket = replace(write.ticket, number=self._next_number())
             try:
-                self.store.transact(operations)
+                self.store.transact(self._new_ticket_operations(write, ticket))
                 return ticket
             except ConditionFailed as exc:
-                if any(index > 1 for index in exc.indexes):
+                if exc.indexes != [0]:
                     raise AlreadyExists("an item of this ticket was written concurrently") from exc
-                # Someone took this number first: read the counter and try the next one.
-                counter = self.store.get(keys.counter(keys.TICKET_NUMBER_COUNTER))
-                number = int(counter["value"]) + 1 if counter else keys.FIRST_TICKET_NUMBER
-        raise VersionConflict("could not allocate a ticket number under contention")
+                # The pointer exists, so the counter was behind it (restored from a backup, edited by
+                # hand): the increment already moved the counter past this number; take the next one.
+        raise VersionConflict("could not allocate a ticket number: the counter is behind its pointers")
+
+    def _next_number(self) -> int:
+        # `value` is the last number given out (as the counter items of earlier releases hold it); a new
+        # table's counter starts below the first number.
+        counter = self.store.add(keys.counter(keys.TICKET_NUMBER_COUNTER), {"value": 1},
+                                 base={"value": keys.FIRST_TICKET_NUMBER - 1})
+        return int(counter["value"])
 
     def _new_ticket_operations(self, write: NewTicketWrite, ticket: Ticket) -> list[Operation]:
-        previous = ticket.number - 1
-        counter_expect: dict[str, Any] = (
-            {"value": previous} if previous >= keys.FIRST_TICKET_NUMBER else {"value": ABSENT}
-        )
         operations: list[Operation] = [
-            Put({**keys.counter(keys.TICKET_NUMBER_COUNTER), "value": ticket.number}, counter_expect),
             Put({**keys.ticket_number(ticket.number), "ticket_id": ticket.id}, {"pk": ABSENT}),
             Put(items.ticket_item(ticket), {"pk": ABSENT}),
             Put(items.message_item(write.message), {"pk": ABSENT}),

@@ -47,6 +47,11 @@ class TransientFailure(DomainError):
     """A dependency failed in a way a retry may cure; handlers let it propagate so Lambda retries."""
 
 
+class TransactionConflict(TransientFailure):
+    """Another transaction held an item this write touched (DynamoDB's TransactionConflict): nothing was
+    written. Trying again after a short random pause usually succeeds; if it keeps happening, Lambda retries."""
+
+
 class Rejected(Unavailable):
     """A provider refused this message or recipient for good (SES `MessageRejected`, an address on the
     suppression list, a number that opted out at SNS): no retry changes the answer. `recipient` says whom

@@ -25,6 +25,7 @@ from chalicelib.domain.errors import (
     OutcomeUnknown,
     Rejected,
     ServiceUnavailable,
+    TransactionConflict,
     TransientFailure,
 )
 from chalicelib.ports import OutgoingEmail, OutgoingSms
@@ -179,8 +180,26 @@ def test_a_cancelled_transaction_still_names_the_failed_conditions(dynamodb: Any
     assert failure.value.indexes == [1]
     throttled = [{"Code": "ThrottlingError"}, {"Code": "None"}]
     cancelled = failing(dynamodb, "transact_write_items", "TransactionCanceledException", CancellationReasons=throttled)
-    with cancelled, pytest.raises(TransientFailure):
+    with cancelled, pytest.raises(TransientFailure) as transient:
         _store(dynamodb).transact([Put({**KEY}), Put({"pk": "B", "sk": "1"})])
+    assert not isinstance(transient.value, TransactionConflict)
+
+
+def test_a_conflict_with_another_transaction_is_its_own_retryable_error(dynamodb: Any) -> None:
+    # A transaction cancelled only because another one held an item: retry at once (a kind of transient failure)
+    reasons = [{"Code": "None"}, {"Code": "TransactionConflict", "Message": "Transaction is ongoing for the item"}]
+    cancelled = failing(dynamodb, "transact_write_items", "TransactionCanceledException", CancellationReasons=reasons)
+    with cancelled, pytest.raises(TransactionConflict):
+        _store(dynamodb).transact([Put({**KEY}), Put({"pk": "B", "sk": "1"})])
+    # A conflict beside a failed condition: the condition decides (the caller re-reads and decides again)
+    mixed = [{"Code": "TransactionConflict"}, {"Code": "ConditionalCheckFailed"}]
+    cancelled = failing(dynamodb, "transact_write_items", "TransactionCanceledException", CancellationReasons=mixed)
+    with cancelled, pytest.raises(ConditionFailed):
+        _store(dynamodb).transact([Put({**KEY}), Put({"pk": "B", "sk": "1"})])
+    # A plain write to an item a transaction holds
+    with failing(dynamodb, "update_item", "TransactionConflictException"), pytest.raises(TransactionConflict) as held:
+        _store(dynamodb).add(KEY, {"value": 1})
+    assert isinstance(held.value, TransientFailure)
 
 
 # ---- S3BlobStore --------------------------------------------------------------------------------

@@ -44,6 +44,14 @@ def test_add_creates_and_increments(store: ItemStore) -> None:
     assert store.get({"pk": "C", "sk": "C"}) == {"pk": "C", "sk": "C", "count": 3, "expires_at": 10}
 
 
+def test_add_counts_an_absent_attribute_from_its_base_and_an_existing_one_from_its_value(store: ItemStore) -> None:
+    counter = {"pk": "COUNTER#n", "sk": "COUNTER"}
+    assert store.add(counter, {"value": 1}, base={"value": 1000})["value"] == 1001
+    assert store.add(counter, {"value": 1}, base={"value": 1000})["value"] == 1002
+    store.transact([Put(item("COUNTER#old", "COUNTER", value=5000))])
+    assert store.add({"pk": "COUNTER#old", "sk": "COUNTER"}, {"value": 1}, base={"value": 1000})["value"] == 5001
+
+
 def test_batch_get_returns_found_items_only(store: ItemStore) -> None:
     store.transact([Put(item("A", "1")), Put(item("B", "1"))])
     found = store.batch_get([{"pk": "A", "sk": "1"}, {"pk": "B", "sk": "1"}, {"pk": "Z", "sk": "1"}])

@@ -58,8 +58,9 @@ class RacingStore:
                 pass  # the other racer gave up before writing: nothing to wait for
         self._call(lambda: self.inner.transact(operations))
 
-    def add(self, key: Key, add: dict[str, int], set_values: dict[str, Any] | None = None) -> Item:
-        return self._call(lambda: self.inner.add(key, add, set_values))  # type: ignore[no-any-return]
+    def add(self, key: Key, add: dict[str, int], set_values: dict[str, Any] | None = None, *,
+            base: dict[str, int] | None = None) -> Item:
+        return self._call(lambda: self.inner.add(key, add, set_values, base=base))  # type: ignore[no-any-return]
 
 
 @dataclass

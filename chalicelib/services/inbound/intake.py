@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from chalicelib.domain.errors import AlreadyExists, TransientFailure, VersionConflict
+from chalicelib.domain.errors import AlreadyExists, TransactionConflict, TransientFailure, VersionConflict
 from chalicelib.domain.ids import iso
 from chalicelib.domain.privacy import pseudonym
 from chalicelib.ports import InboundRecord, QuarantineRecord
@@ -16,9 +16,12 @@ DECISION_ATTEMPTS = 4
 
 def with_retries(attempt: Callable[[], InboundOutcome], what: str) -> InboundOutcome:
     """Runs one decide-and-write attempt again when something changed between its read and its write
-    (a twin delivery, an agent): every attempt reads afresh, so the last one decides on what is there."""
+    (a twin delivery, an agent), or a concurrent transaction held an item it wrote (DynamoDB's
+    TransactionConflict: nothing was written): every attempt reads afresh, so the last one decides on what
+    is there. The pauses between attempts are jittered, so writers that met do not meet again in step."""
     return retry_on_conflict(
-        lambda _: attempt(), attempts=DECISION_ATTEMPTS, retry_on=(VersionConflict, AlreadyExists),
+        lambda _: attempt(), attempts=DECISION_ATTEMPTS,
+        retry_on=(VersionConflict, AlreadyExists, TransactionConflict),
         exhausted=lambda: TransientFailure(f"the ticket kept changing while {what} was being stored"))
 
 

@@ -77,7 +77,7 @@ class _Attempt:
             ticket_ids=(message.reply_ticket_id,) if message.reply_ticket_id else (),
             ticket_numbers=(message.subject_number,) if message.subject_number else (),
             conversations=(message.conversation,) if message.conversation else (),
-            next_ticket_number=True, sla_config=True,
+            sla_config=True,
         ))
         if lookup.inbound is not None:
             return self._resume(lookup.inbound)
@@ -179,6 +179,7 @@ class _Attempt:
         # joins an existing customer (plan_unproven). The ticket shows only identities that are the customer's.
         plan = plan_unproven(message.sender, message.other_identities, lookup.identities,
                              name=message.sender_name[:200], now=self.now, load_customer=deps.repository.get_customer)
+        own_rate = ack_policy.rate_key(message.sender[1], message.received_at)
         ack_state, ack_reason = ack_policy.ack_decision(message, identity, lookup.rates, deps.settings)
         owned = {message.sender, *((i.kind, i.value) for i in plan.new_identities)}
         phones = [v for k, v in (message.sender, *message.other_identities) if k == "phone" and (k, v) in owned]
@@ -210,11 +211,16 @@ class _Attempt:
             inbound=InboundRecord(*self.source, state="stored" if pending else "done", ticket_id=ticket_id),
             new_customer=plan.new_customer, new_identities=plan.new_identities, customer_update=plan.customer_update,
             claim_message_ids=[replace(c, ticket_id=ticket_id) for c in claims],
-            rate_increments=list(ack_policy.rate_increments(message)) if pending else [],
-            expected_number=lookup.next_ticket_number,
-            conversation=conversation, send_claim=held,
+            rate_increments=[own_rate] if pending else [], conversation=conversation, send_claim=held,
         ))
         acknowledged = acknowledge.acknowledge(created, message, deps, held) if pending else False
+        if pending:
+            # The sender's counter is counted in the create transaction; the sender domain's and the shop's are
+            # items every new ticket would touch, so they count outside it (atomic increments never conflict),
+            # after the acknowledgement: a failure here leaves the delivery done, and costs one count at most.
+            for shared in ack_policy.rate_increments(message):  # its domain's, and one shard of the shop's
+                if shared != own_rate:
+                    deps.repository.hit_rate(shared)
         return InboundOutcome("created", created.id, created.number, reason=ack_reason, acknowledged=acknowledged)
 
     def _resume(self, record: InboundRecord) -> InboundOutcome:
