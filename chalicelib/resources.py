@@ -19,6 +19,7 @@ DUE_INDEX = "gsi3"  # sparse: DUE -> <due-at>#<ticket>, only tickets whose SLA c
 ASSIGNEE_INDEX = "gsi4"  # ASSIGNEE#<user|none>#<lane> -> tickets by last activity
 LANE_INDEX = "gsi5"  # LANE#<lane> -> every ticket of the lane by last activity
 SLA_INDEX = "gsi6"  # sparse: SLA -> <next SLA action at>#<ticket>, the sweep's work queue
+PENDING_ACK_INDEX = "gsi9"  # sparse: ACKPENDING#<shard> -> <arrived at>#<ticket>, acks waiting for a send
 INDEX_KEYS: dict[str, tuple[str, str]] = {
     QUEUE_INDEX: ("gsi1pk", "gsi1sk"),
     CUSTOMER_INDEX: ("gsi2pk", "gsi2sk"),
@@ -26,6 +27,7 @@ INDEX_KEYS: dict[str, tuple[str, str]] = {
     ASSIGNEE_INDEX: ("gsi4pk", "gsi4sk"),
     LANE_INDEX: ("gsi5pk", "gsi5sk"),
     SLA_INDEX: ("gsi6pk", "gsi6sk"),
+    PENDING_ACK_INDEX: ("gsi9pk", "gsi9sk"),
 }
 
 
