@@ -12,7 +12,7 @@ os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
 os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
 
 SUITES = ["aws_calls", "sms_calls", "pipeline_cpu", "cold_import", "big_mail_memory", "api_calls", "local_latency",
-          "package_size", "sla_sweep", "hostile_mail"]
+          "package_size", "sla_sweep", "hostile_mail", "pending_acks"]
 
 
 def main(argv: list[str]) -> int:
