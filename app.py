@@ -37,3 +37,10 @@ def sla_sweep(event: Any) -> dict[str, Any]:
     from chalicelib.handlers import handle_sla_sweep
 
     return handle_sla_sweep(event.context)
+
+
+@app.schedule(Rate(1, unit=Rate.MINUTES), name="drain_pending_acks")
+def drain_pending_acks(event: Any) -> dict[str, Any]:
+    from chalicelib.handlers import handle_pending_acks
+
+    return handle_pending_acks(event.context)

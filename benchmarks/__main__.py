@@ -12,7 +12,8 @@ os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
 os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
 
 SUITES = ["aws_calls", "sms_calls", "pipeline_cpu", "cold_import", "big_mail_memory", "api_calls", "local_latency",
-          "package_size", "sla_sweep", "hostile_mail", "thread_detail", "write_units", "ticket_numbers"]
+          "package_size", "sla_sweep", "hostile_mail", "thread_detail", "write_units", "ticket_numbers",
+          "pending_acks"]
 
 
 def main(argv: list[str]) -> int:

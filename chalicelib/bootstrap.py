@@ -30,6 +30,7 @@ if TYPE_CHECKING:
         TicketRepository,
     )
     from chalicelib.services.inbound.message import InboundDeps
+    from chalicelib.services.inbound.pending_acks import AckDrainDeps
     from chalicelib.services.inbox import InboxDeps
     from chalicelib.services.sla_config import SlaConfigDeps
     from chalicelib.services.sla_rules import SlaSetup
@@ -81,6 +82,11 @@ class Shop:
 
         return InboundDeps(repository=self.repository, blobs=self.blobs, mail=self.mail, sms=self.sms,
                            clock=self.clock, settings=self.settings, sla=self.sla)
+
+    def ack_drain(self) -> AckDrainDeps:
+        from chalicelib.services.inbound.pending_acks import AckDrainDeps
+
+        return AckDrainDeps(inbound=self.inbound())
 
     def inbox(self) -> InboxDeps:
         from chalicelib.services.inbox import InboxDeps

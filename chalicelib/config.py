@@ -79,6 +79,10 @@ class Settings:
     acks_per_sender_per_hour: int = 3
     acks_per_domain_per_hour: int = 20  # rotating local parts (VERP, throwaway aliases) of one domain
     acks_per_hour: int = 500  # the whole shop: a flood of forged senders cannot make us a mail cannon
+    # Sends per second the pending-acknowledgement drain allows itself: SES's MaxSendRate (GetSendQuota;
+    # 1 in the sandbox) and the account's SMS rate. The drain stops at the first throttle either way.
+    ses_max_send_rate: float = 1.0
+    sms_max_send_rate: float = 1.0
     max_mail_bytes: int = 40 * 1024 * 1024
     log_level: str = "INFO"
     metrics_enabled: bool = True  # POWERTOOLS_METRICS_DISABLED=true silences EMF (benchmarks, scripts)
@@ -191,6 +195,16 @@ def _json_map(env: Mapping[str, str], name: str) -> dict[str, object]:
     return value
 
 
+def _send_rate(env: Mapping[str, str], name: str) -> float:
+    try:
+        rate = float(env.get(name, "1"))
+    except ValueError as exc:
+        raise SettingsError(f"{name} must be a number of sends per second") from exc
+    if not 0 < rate <= 10_000:
+        raise SettingsError(f"{name} must be above 0 and at most 10000 sends per second")
+    return rate
+
+
 def _sla_settings(env: Mapping[str, str]) -> SlaSettings:
     agents = _json_map(env, "SHOPDESK_QUEUE_AGENTS")
     queue_agents: dict[str, tuple[str, ...]] = {}
@@ -288,6 +302,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             acks_per_sender_per_hour=int(env.get("SHOPDESK_ACKS_PER_SENDER_PER_HOUR", "3")),
             acks_per_domain_per_hour=int(env.get("SHOPDESK_ACKS_PER_DOMAIN_PER_HOUR", "20")),
             acks_per_hour=int(env.get("SHOPDESK_ACKS_PER_HOUR", "500")),
+            ses_max_send_rate=_send_rate(env, "SHOPDESK_SES_MAX_SEND_RATE"),
+            sms_max_send_rate=_send_rate(env, "SHOPDESK_SMS_MAX_SEND_RATE"),
             log_level=env.get("POWERTOOLS_LOG_LEVEL", "INFO"),
             metrics_enabled=env.get("POWERTOOLS_METRICS_DISABLED", "false").strip().lower() not in ("1", "true"),
             auth=auth,

@@ -44,6 +44,8 @@ def handle_inbound_email(message: str, context: Any = None) -> dict[str, Any]:
     count("EmailsIngested", outcome=outcome.status)
     if outcome.acknowledged:
         count("AcknowledgementsSent", channel="email")
+    if outcome.ack_deferred:
+        count("AcknowledgementsDeferred", channel="email")
     return result
 
 
@@ -69,6 +71,8 @@ def handle_inbound_sms(message: str, context: Any = None, delivered_at: str | No
     count("SmsIngested", outcome=outcome.status)
     if outcome.acknowledged:
         count("AcknowledgementsSent", channel="sms")
+    if outcome.ack_deferred:
+        count("AcknowledgementsDeferred", channel="sms")
     return result
 
 
@@ -105,4 +109,36 @@ def handle_sla_sweep(context: Any = None) -> dict[str, Any]:
             count(name, value)
     count("SlaSweepTickets", outcome.examined)
     gauge("SlaSweepLagSeconds", outcome.lag_seconds)
+    return result
+
+
+def handle_pending_acks(context: Any = None) -> dict[str, Any]:
+    """One drain of the pending-acknowledgement queue; counts only, no ticket data."""
+    from chalicelib.services.inbound.pending_acks import drain_pending_acks
+
+    log = logger()
+    request_id = getattr(context, "aws_request_id", None)
+    if request_id:
+        log.set_correlation_id(request_id)
+    remaining = getattr(context, "get_remaining_time_in_millis", None)
+    # Sends stop this early: the send in hand and its record still fit in the invocation.
+    seconds = max(1.0, remaining() / 1000 - 10) if callable(remaining) else None
+    try:
+        outcome = drain_pending_acks(bootstrap.shop().ack_drain(), seconds=seconds)
+    except Exception:
+        log.exception("pending-ack drain failed; the queue keeps every ack for the next run")
+        count("AckDrainFailures")
+        raise
+    result = asdict(outcome)
+    log.info("pending-ack drain done", extra={"outcome": result})
+    if outcome.sent:
+        count("AcknowledgementsSent", outcome.sent, channel="drain")
+    if outcome.withheld:
+        count("AcknowledgementsWithheld", outcome.withheld)
+    if outcome.throttled:
+        count("AckDrainThrottled", len(outcome.throttled))
+    if outcome.failed:
+        count("AckDrainFailures", outcome.failed)
+    count("PendingAcksExamined", outcome.examined)
+    gauge("PendingAckLagSeconds", outcome.lag_seconds)  # alarm on this: acks waiting longer than minutes
     return result

@@ -4,7 +4,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from chalicelib.domain.customers import Customer, normalize_email
 from chalicelib.domain.macros import Macro
@@ -169,6 +169,19 @@ class AckRecord:
     message_ids: list[MessageIdEntry]
     inbound: InboundRecord | None = None
     claim: SendClaim | None = None  # marked `sent` with the provider's ids in the same transaction
+    dequeue: bool = True  # the ticket may wait in the pending-ack queue: its entry goes with the record
+
+
+@dataclass(frozen=True)
+class PendingAck:
+    """An acknowledgement that could not go at ingest (the provider throttled it), waiting in the queue
+    (the sparse gsi9): what the drain needs to send it as ingest would have, oldest `arrived_at` first."""
+
+    ticket_id: str
+    arrived_at: str  # the ticket's creation (the customer's message), never the time of the send
+    source: str  # the delivery (INBOUND#<source>#<source_id>) the drain marks done with the ack
+    source_id: str
+    route: dict[str, Any]  # how to answer (services.inbound.pending_acks: route_to_dict / route_from_dict)
 
 
 SENDING = "sending"  # SendClaim.state: the claimant is sending (or died doing so: see lease_until)
@@ -297,7 +310,27 @@ class TicketRepository(Protocol):
         """Writes the change; returns the ticket as stored (version + 1) or raises VersionConflict."""
         ...
 
-    def record_ack(self, record: AckRecord) -> Ticket: ...
+    def record_ack(self, record: AckRecord) -> Ticket:
+        """The sent acknowledgement, conditional on the ticket's version; its queue entry (if any) goes."""
+        ...
+
+    def defer_ack(self, entry: PendingAck) -> None:
+        """Puts the ticket's acknowledgement in the pending-ack queue (idempotent: one entry per ticket)."""
+        ...
+
+    def pending_acks(self, before: str, limit: int) -> list[PendingAck]:
+        """Queued acknowledgements of tickets that arrived before `before`, oldest first, at most `limit`:
+        one Query per queue shard on the sparse index, merged."""
+        ...
+
+    def skip_ack(self, ticket: Ticket, reason: str, inbound: InboundRecord | None = None) -> Ticket:
+        """The acknowledgement will not go (refused, or overtaken by a person's answer): the ticket says why
+        (conditional on its version), its delivery is done and its queue entry goes, in one transaction."""
+        ...
+
+    def drop_pending_ack(self, ticket_id: str) -> None:
+        """Removes a queue entry whose ticket no longer waits for an acknowledgement."""
+        ...
 
     def record_inbound(self, record: InboundRecord, at: str) -> None: ...
 

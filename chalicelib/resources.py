@@ -28,6 +28,7 @@ QUEUE_ASSIGNEE_INDEX = "gsi8"  # QA#<queue>#<user|none>#<lane>#<n> -> by custome
 TAG_INDEX = "gsi10"  # keys only, tag entry items: TAG#<tag>#<lane>#<n> -> <created>#<ticket>
 SLA_STATE_INDEX = "gsi11"  # sparse: SLASTATE#<warned|breached>#<n> -> <due-at>#<ticket>
 QUEUE_ASSIGNEE_DUE_INDEX = "gsi12"  # sparse: QADUE#<queue>#<user|none>#<n> -> <due-at>#<ticket>
+PENDING_ACK_INDEX = "gsi9"  # sparse: ACKPENDING#<shard> -> <arrived at>#<ticket>, acks waiting for a send
 INDEX_KEYS: dict[str, tuple[str, str]] = {
     QUEUE_INDEX: ("gsi1pk", "gsi1sk"),
     CUSTOMER_INDEX: ("gsi2pk", "gsi2sk"),
@@ -40,6 +41,7 @@ INDEX_KEYS: dict[str, tuple[str, str]] = {
     TAG_INDEX: ("gsi10pk", "gsi10sk"),
     SLA_STATE_INDEX: ("gsi11pk", "gsi11sk"),
     QUEUE_ASSIGNEE_DUE_INDEX: ("gsi12pk", "gsi12sk"),
+    PENDING_ACK_INDEX: ("gsi9pk", "gsi9sk"),
 }
 LIST_ROW = "row"  # the ticket attribute a list index projects: what one line of the inbox shows
 KEYS_ONLY_INDEXES = frozenset({SLA_INDEX, TAG_INDEX})
@@ -49,6 +51,8 @@ def index_projection(index: str) -> dict[str, Any]:
     """What an index carries besides keys: the list row, or nothing (its reader fetches the items)."""
     if index in KEYS_ONLY_INDEXES:
         return {"ProjectionType": "KEYS_ONLY"}
+    if index == PENDING_ACK_INDEX:  # small queue items (not tickets), read whole by the drain
+        return {"ProjectionType": "ALL"}
     return {"ProjectionType": "INCLUDE", "NonKeyAttributes": [LIST_ROW]}
 
 

@@ -12,6 +12,7 @@ from chalicelib.domain.errors import (
     OutcomeUnknown,
     Rejected,
     ServiceUnavailable,
+    Throttled,
     TransactionConflict,
     TransientFailure,
 )
@@ -84,7 +85,9 @@ def domain_error(service: str, operation: str, exc: Exception, *, provider: str 
     label = code or str(status or "unknown error")
     if code in CONFLICT_CODES:
         return TransactionConflict(f"{call} met a concurrent transaction ({code}); try again")
-    if code in THROTTLING_CODES or code in TRANSIENT_CODES or status >= 500:
+    if code in THROTTLING_CODES:
+        return Throttled(f"{call} was throttled ({label}); try again later")
+    if code in TRANSIENT_CODES or status >= 500:
         return TransientFailure(f"{call} failed for now ({label}); try again")
     if code in REJECTED_CODES.get(service, frozenset()):
         detail = str(exc.response.get("Error", {}).get("Message", "")).strip() if explain else ""

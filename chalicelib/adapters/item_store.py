@@ -146,6 +146,8 @@ def _projected(item: Item, index: str | None) -> Item:
     if index is None:
         return item
     projection = index_projection(index)
+    if projection["ProjectionType"] == "ALL":
+        return item
     kept = {PK, SK, *INDEX_KEYS[index], *projection.get("NonKeyAttributes", ())}
     return {k: v for k, v in item.items() if k in kept}
 

@@ -201,6 +201,25 @@ def ticket_index_keys(
     return entries
 
 
+# ---- acknowledgements waiting for a send (the pending-ack queue) ---------------------------------
+PENDING_ACK_PARTITION = "ACKPENDING"
+
+
+def pending_ack(ticket_id: str) -> Key:
+    # One per ticket whose acknowledgement could not go at ingest (SES throttled): what the drain sends.
+    return _key(f"ACKQ#{ticket_id}", "ACKQ")
+
+
+def pending_ack_partition(shard: int) -> str:
+    return f"{PENDING_ACK_PARTITION}#{shard}"
+
+
+def pending_ack_index_keys(ticket_id: str, arrived_at: str) -> dict[str, str]:
+    """The queue entry's gsi9 keys: sharded by ticket (a throttled burst writes every shard evenly),
+    sorted by the original arrival time, so the oldest acknowledgement drains first."""
+    return {"gsi9pk": pending_ack_partition(shard_of(ticket_id)), "gsi9sk": f"{arrived_at}#{ticket_id}"}
+
+
 # ---- SLA configuration and report facts ----------------------------------------------------------
 SLA_CONFIG_PARTITION = "CONFIG#SLA"  # a store has a handful of calendars and policies: read in one Query
 CALENDAR_PREFIX = "CALENDAR#"

@@ -1,5 +1,6 @@
 """The repository's records of sending exactly once: send claims with leases (acknowledgements, keyword
-answers) and agents' outbound messages written before the provider is called, with their idempotency keys."""
+answers), agents' outbound messages written before the provider is called, with their idempotency keys,
+and the queue of acknowledgements waiting for the provider (`ACKQ#<ticket>`, sparse index gsi9)."""
 from __future__ import annotations
 
 from dataclasses import replace
@@ -7,13 +8,27 @@ from datetime import datetime
 from typing import Any
 
 from chalicelib.adapters import items, keys
-from chalicelib.adapters.item_store import ABSENT, ConditionFailed, Delete, ItemStore, Operation, Put
+from chalicelib.adapters.item_store import ABSENT, ConditionFailed, Delete, Item, ItemStore, Operation, Put
 from chalicelib.domain.errors import AlreadyExists, VersionConflict
 from chalicelib.domain.ids import iso, parse_iso
-from chalicelib.domain.tickets import Message
-from chalicelib.ports import SENDING, SENT, Clock, SendClaim
+from chalicelib.domain.tickets import AckState, Message, Ticket
+from chalicelib.ports import SENDING, SENT, Clock, InboundRecord, PendingAck, SendClaim
+from chalicelib.resources import PENDING_ACK_INDEX
 
 _CLAIM_ATTEMPTS = 4
+PENDING_ACK_TTL_SECONDS = items.INBOUND_TTL_SECONDS  # a safety net: the drain empties the queue long before
+
+
+def pending_ack_item(entry: PendingAck, expires_at: int) -> Item:
+    return {**keys.pending_ack(entry.ticket_id), "entity": "pending_ack", "ticket_id": entry.ticket_id,
+            "arrived_at": entry.arrived_at, "source": entry.source, "source_id": entry.source_id,
+            "route": dict(entry.route), "expires_at": expires_at,
+            **keys.pending_ack_index_keys(entry.ticket_id, entry.arrived_at)}
+
+
+def pending_ack_from_item(item: Item) -> PendingAck:
+    return PendingAck(ticket_id=item["ticket_id"], arrived_at=item["arrived_at"], source=item["source"],
+                      source_id=item["source_id"], route=dict(item.get("route") or {}))
 
 
 class SendRecords:
@@ -101,3 +116,33 @@ class SendRecords:
             self.store.transact([Put(items.message_item(message), {"delivery_state": SENDING})])
         except ConditionFailed:
             pass  # the record landed after all
+
+    # ---- the pending-acknowledgement queue ----------------------------------------------------------
+    def defer_ack(self, entry: PendingAck) -> None:
+        self.store.transact([Put(pending_ack_item(entry, self._epoch_in(PENDING_ACK_TTL_SECONDS)))])
+
+    def pending_acks(self, before: str, limit: int) -> list[PendingAck]:
+        # Each shard is sorted by arrival; the oldest `limit` overall are among each shard's oldest `limit`.
+        found: list[Item] = []
+        for shard in keys.shards():
+            page, _ = self.store.query(keys.pending_ack_partition(shard), index=PENDING_ACK_INDEX, limit=limit,
+                                       sk_before=before)
+            found += page
+        found.sort(key=lambda item: str(item["gsi9sk"]))
+        return [pending_ack_from_item(i) for i in found[:limit]]
+
+    def skip_ack(self, ticket: Ticket, reason: str, inbound: InboundRecord | None = None) -> Ticket:
+        updated = replace(ticket, ack_state=AckState.SKIPPED, ack_reason=reason, version=ticket.version + 1)
+        operations: list[Operation] = [Put(items.ticket_item(updated), {"version": ticket.version}),
+                                       Delete(keys.pending_ack(ticket.id))]
+        if inbound:
+            operations.append(Put(items.inbound_item(replace(inbound, reason=reason), self._stamp(),
+                                                     self._epoch_in(items.INBOUND_TTL_SECONDS))))
+        try:
+            self.store.transact(operations)
+        except ConditionFailed as exc:
+            raise VersionConflict(f"ticket {ticket.id} changed while its acknowledgement was withdrawn") from exc
+        return updated
+
+    def drop_pending_ack(self, ticket_id: str) -> None:
+        self.store.transact([Delete(keys.pending_ack(ticket_id))])

@@ -357,6 +357,8 @@ class TableRepository(SendRecords):
             Put(items.message_item(record.message)),
             Put(items.event_item(record.event)),
         ]
+        if record.dequeue:  # out of the pending-ack queue, if it was in it
+            operations.append(Delete(keys.pending_ack(ticket.id)))
         operations += [Put(items.message_id_item(m)) for m in record.message_ids]
         if record.inbound:
             operations.append(self._inbound_put(record.inbound))

@@ -52,6 +52,11 @@ class TransactionConflict(TransientFailure):
     written. Trying again after a short random pause usually succeeds; if it keeps happening, Lambda retries."""
 
 
+class Throttled(TransientFailure):
+    """A provider refused the request for now because we sent too fast (SES's send rate, SNS's TPS): a
+    later try succeeds. What can wait (an acknowledgement) waits in a queue instead of failing its caller."""
+
+
 class Rejected(Unavailable):
     """A provider refused this message or recipient for good (SES `MessageRejected`, an address on the
     suppression list, a number that opted out at SNS): no retry changes the answer. `recipient` says whom

@@ -18,7 +18,14 @@ def _first_that_fits(candidates: Iterable[str], max_segments: int) -> str:
 
 
 def acknowledgement(store: str, number: int, promise: str, max_segments: int) -> str:
-    """The answer to a text that opened ticket #`number`: who we are, the number, when a person answers."""
+    """The answer to a text that opened ticket #`number`: who we are, the number, when a person answers
+    (no `promise`: the one made at arrival passed while the acknowledgement waited, so none is repeated)."""
+    if not promise:
+        return _first_that_fits([
+            f"{store}: thanks for your message. It is ticket #{number}; a person will reply as soon as they can. "
+            f"{OPT_OUT_HINT}",
+            f"Ticket #{number}. We will reply soon. {OPT_OUT_HINT}",
+        ], max_segments)
     return _first_that_fits([
         f"{store}: thanks for your message. It is ticket #{number}; we will reply by {promise}. {OPT_OUT_HINT}",
         f"{store}: ticket #{number}. We will reply by {promise}. {OPT_OUT_HINT}",

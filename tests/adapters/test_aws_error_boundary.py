@@ -25,6 +25,7 @@ from chalicelib.domain.errors import (
     OutcomeUnknown,
     Rejected,
     ServiceUnavailable,
+    Throttled,
     TransactionConflict,
     TransientFailure,
 )
@@ -73,16 +74,16 @@ def client_error(code: str, status: int = 400, message: str = "") -> ClientError
 
 
 @pytest.mark.parametrize(("service", "code", "status", "expected"), [
-    ("dynamodb", "ThrottlingException", 400, TransientFailure),
-    ("dynamodb", "ProvisionedThroughputExceededException", 400, TransientFailure),
-    ("dynamodb", "RequestLimitExceeded", 400, TransientFailure),
+    ("dynamodb", "ThrottlingException", 400, Throttled),
+    ("dynamodb", "ProvisionedThroughputExceededException", 400, Throttled),
+    ("dynamodb", "RequestLimitExceeded", 400, Throttled),
     ("dynamodb", "InternalServerError", 500, TransientFailure),
-    ("s3", "SlowDown", 503, TransientFailure),
+    ("s3", "SlowDown", 503, Throttled),
     ("s3", "ServiceUnavailable", 503, TransientFailure),
     ("s3", "", 502, TransientFailure),  # a bare 5xx from a proxy: no code at all
-    ("ses", "Throttling", 400, TransientFailure),
-    ("sns", "Throttled", 400, TransientFailure),
-    ("sns", "TooManyRequestsException", 429, TransientFailure),
+    ("ses", "Throttling", 400, Throttled),
+    ("sns", "Throttled", 400, Throttled),
+    ("sns", "TooManyRequestsException", 429, Throttled),
     ("ses", "MessageRejected", 400, Rejected),
     ("ses", "MailFromDomainNotVerifiedException", 400, Rejected),
     ("sns", "InvalidParameter", 400, Rejected),

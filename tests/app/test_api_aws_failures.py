@@ -82,7 +82,8 @@ def test_every_domain_error_has_its_status_and_none_is_a_500() -> None:
 
     expected = {"NotFound": 404, "VersionConflict": 409, "Forbidden": 403, "RateLimited": 429, "Unavailable": 422,
                 "Rejected": 422, "AlreadyExists": 409, "InvalidInput": 400, "TransientFailure": 503,
-                "ServiceUnavailable": 503, "OutcomeUnknown": 503, "DomainError": 422}
+                "ServiceUnavailable": 503, "OutcomeUnknown": 503, "Throttled": 503, "TransactionConflict": 503,
+                "DomainError": 422}
     kinds = [k for k in vars(errors).values() if isinstance(k, type) and issubclass(k, errors.DomainError)]
     assert sorted(k.__name__ for k in kinds) == sorted(expected)  # a new error gets its row here
     for kind in kinds:

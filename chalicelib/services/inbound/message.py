@@ -93,6 +93,8 @@ class InboundOutcome:
     threaded_by: str | None = None
     keyword: str | None = None
     replied: bool = False  # an SMS keyword's answer (confirmation, help) went out
+    # True: the provider throttled the acknowledgement, which waits in the pending-ack queue (None: left out)
+    ack_deferred: bool | None = None
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,8 @@
 Read everything the decision needs in one batch; a delivery seen before resumes (only its acknowledgement
 may be left); otherwise decide the thread (pure, domain.threading), then write the ticket change, message
 and delivery record in one transaction, then acknowledge a new ticket. Every retry converges, because the
-delivery record says how far an earlier attempt got."""
+delivery record says how far an earlier attempt got. An acknowledgement the provider throttles waits in the
+pending-ack queue (acknowledge.py, pending_acks.py): the message is stored and the delivery succeeds."""
 from __future__ import annotations
 
 import json
@@ -213,7 +214,7 @@ class _Attempt:
             claim_message_ids=[replace(c, ticket_id=ticket_id) for c in claims],
             rate_increments=[own_rate] if pending else [], conversation=conversation, send_claim=held,
         ))
-        acknowledged = acknowledge.acknowledge(created, message, deps, held) if pending else False
+        result = acknowledge.acknowledge(created, acknowledge.AckJob.of(message), deps, held) if pending else None
         if pending:
             # The sender's counter is counted in the create transaction; the sender domain's and the shop's are
             # items every new ticket would touch, so they count outside it (atomic increments never conflict),
@@ -221,7 +222,9 @@ class _Attempt:
             for shared in ack_policy.rate_increments(message):  # its domain's, and one shard of the shop's
                 if shared != own_rate:
                     deps.repository.hit_rate(shared)
-        return InboundOutcome("created", created.id, created.number, reason=ack_reason, acknowledged=acknowledged)
+        return InboundOutcome("created", created.id, created.number, reason=ack_reason,
+                              acknowledged=result is acknowledge.AckResult.SENT,
+                              ack_deferred=result is acknowledge.AckResult.DEFERRED or None)
 
     def _resume(self, record: InboundRecord) -> InboundOutcome:
         """A delivery seen before: nothing to do, or only the acknowledgement an earlier attempt left."""
@@ -233,8 +236,9 @@ class _Attempt:
         if ticket.ack_state is not AckState.PENDING:
             intake.record_outcome(self.source, "done", "resumed", self.deps, ticket.id)
             return InboundOutcome("resumed", ticket.id, ticket.number)
-        acknowledged = acknowledge.acknowledge(ticket, self.message, self.deps)
-        return InboundOutcome("resumed", ticket.id, ticket.number, acknowledged=acknowledged)
+        result = acknowledge.acknowledge(ticket, acknowledge.AckJob.of(self.message), self.deps)
+        return InboundOutcome("resumed", ticket.id, ticket.number, acknowledged=result is acknowledge.AckResult.SENT,
+                              ack_deferred=result is acknowledge.AckResult.DEFERRED or None)
 
 
 def _utf8_size(text: str) -> int:
