@@ -4,6 +4,7 @@ and parsed from the bytes in hand."""
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -133,3 +134,20 @@ def test_an_sns_action_redelivery_is_a_duplicate(calls: Calls) -> None:
     assert handle_inbound_email(message)["status"] == "duplicate"
     assert "GetObject" not in calls.names
     assert len(table_items("ticket")) == 1 and len(sent_emails()) == 1
+
+
+def test_large_attachments_are_streamed_to_s3_as_sent(calls: Calls) -> None:
+    # Given a mail with photos large enough to leave the parsed tree for temporary files
+    photos = [(f"photo-{n}.jpg", "image/jpeg", os.urandom(1_500_000 + n)) for n in range(2)]
+    message = s3_action(build_mail(attachments=photos)[0], "photos")
+    # When it is ingested through the real adapters
+    hook(calls)
+    assert handle_inbound_email(message)["status"] == "created"
+    # Then one download, one PutObject per photo, and each stored object is the photo, byte for byte
+    assert calls.names.count("GetObject") == 1 and calls.names.count("PutObject") == len(photos)
+    [stored] = [m for m in table_items("message") if m["direction"] == "inbound"]
+    s3 = boto3.client("s3", region_name=REGION)
+    for attachment, (name, _, data) in zip(stored["attachments"], photos, strict=True):
+        bucket, _, key = attachment["key"].removeprefix("s3://").partition("/")
+        assert attachment["filename"] == name and int(attachment["size"]) == len(data)
+        assert s3.get_object(Bucket=bucket, Key=key)["Body"].read() == data

@@ -5,6 +5,8 @@ Unreadable notifications, virus verdicts, oversized or over-limit mail are quara
 inbound pipeline."""
 from __future__ import annotations
 
+from typing import IO
+
 from chalicelib.config import Settings
 from chalicelib.domain.customers import checked_email, normalize_email
 from chalicelib.domain.errors import InvalidInput
@@ -47,7 +49,8 @@ def ingest_email(notification: str, deps: InboundDeps) -> InboundOutcome:
             return intake.quarantine_delivery(source, "virus verdict FAIL", raw_location, deps)
         if len(receipt.inline_content) > limit:
             return intake.quarantine_delivery(source, f"mail larger than {limit} bytes", raw_location, deps)
-        return _ingest_raw(receipt.inline_content, receipt, raw_location, deps)
+        return _ingest_parsed(_parsed(receipt.inline_content, source, raw_location, deps), receipt, raw_location,
+                              deps)
     assert receipt.location is not None
     raw_location = receipt.location
     if receipt.verdicts.virus == "FAIL":
@@ -57,19 +60,29 @@ def ingest_email(notification: str, deps: InboundDeps) -> InboundOutcome:
     if finished is not None:
         return finished
     try:
-        raw = deps.blobs.read(raw_location, limit)
+        download = deps.blobs.download(raw_location, limit)
     except InvalidInput:
         return intake.quarantine_delivery(source, f"mail larger than {limit} bytes", raw_location, deps)
-    return _ingest_raw(raw, receipt, raw_location, deps)
+    # Parsed from the file a chunk at a time; the tree keeps large attachments in files of their own, so
+    # the download is closed (and gone from /tmp) as soon as the parse is done.
+    with download as raw:
+        parsed = _parsed(raw, source, raw_location, deps)
+    return _ingest_parsed(parsed, receipt, raw_location, deps)
 
 
-def _ingest_raw(raw: bytes, receipt: SesReceipt, raw_location: str, deps: InboundDeps) -> InboundOutcome:
-    source = (SOURCE, receipt.ses_message_id)
+def _parsed(raw: bytes | IO[bytes], source: tuple[str, str], raw_location: str,
+            deps: InboundDeps) -> ParsedEmail | InboundOutcome:
     try:
-        mail = parse_email(raw, MailLimits(max_bytes=deps.settings.max_mail_bytes))
+        return parse_email(raw, MailLimits(max_bytes=deps.settings.max_mail_bytes))
     except MailLimitExceeded as exc:
         return intake.quarantine_delivery(source, exc.reason, raw_location, deps)
-    del raw  # attachments decode lazily from the parsed tree; the raw copy is not needed again
+
+
+def _ingest_parsed(mail: ParsedEmail | InboundOutcome, receipt: SesReceipt, raw_location: str,
+                   deps: InboundDeps) -> InboundOutcome:
+    if isinstance(mail, InboundOutcome):
+        return mail
+    source = (SOURCE, receipt.ses_message_id)
     sender = normalize_email(mail.sender.email if mail.sender else receipt.source)
     if _is_ours(sender, deps.settings):
         return intake.record_outcome(source, "dropped", "mail from our own address", deps)

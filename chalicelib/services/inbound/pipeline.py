@@ -167,8 +167,9 @@ class _Attempt:
         stored = []
         for n, part in enumerate(self.message.attachments):
             # Keys derive from the delivery, so a retry overwrites rather than duplicates.
-            location = self.deps.blobs.put(f"{self.message.attachments_folder}/{n}/{part.filename}",
-                                           part.open_payload(), part.content_type)
+            # Streamed from the file the parser decoded it into: a large attachment is never bytes in memory.
+            location = self.deps.blobs.put_file(f"{self.message.attachments_folder}/{n}/{part.filename}",
+                                                part.payload_file(), part.content_type)
             stored.append(Attachment(filename=part.filename, content_type=part.content_type, size=part.size,
                                      key=location, disposition=part.disposition, content_id=part.content_id))
         return stored
