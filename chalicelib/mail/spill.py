@@ -12,6 +12,7 @@ import base64
 import binascii
 import re
 import tempfile
+import weakref
 from email.message import EmailMessage
 from typing import IO, Any
 
@@ -51,6 +52,7 @@ class SpillingMessage(EmailMessage):
         if charset is None and isinstance(payload, str) and len(payload) >= SPILL_CHARS and self._spillable() \
                 and _is_clean(payload):
             file = tempfile.TemporaryFile()  # noqa: SIM115 - the part owns it; unlinked from birth, nothing is left behind
+            weakref.finalize(self, file.close)  # closed the moment the tree goes, on every path
             self.spilled_size = _decode_to(payload, file)
             self._spilled = file
             super().set_payload("")

@@ -158,3 +158,13 @@ def test_limits_bite_on_a_file_as_on_bytes() -> None:
         parse_email(io.BytesIO(raw), MailLimits(max_bytes=len(raw) - 1))
     with pytest.raises(MailLimitExceeded, match="max_lines exceeded"):
         parse_email(io.BytesIO(raw), MailLimits(max_lines=10))
+
+
+def test_a_spilled_file_closes_when_the_parsed_mail_goes(spill_small: None) -> None:
+    parsed = parse_email(io.BytesIO(mail_with(("p.jpg", os.urandom(6_000)))))
+    [attachment] = parsed.attachments
+    assert attachment.open_file is not None
+    file = attachment.open_file()
+    assert file is not None and not file.closed
+    del parsed, attachment
+    assert file.closed
