@@ -38,26 +38,42 @@ def outcome(raw: bytes | IO[bytes], limits: MailLimits) -> str | None:
     return None
 
 
-PIECES = st.sampled_from([b"\r\n", b"\n", b"\r", b"--", b"-", b"--b", b"--b--", b"--c", b"  ", b"\t", b"x", b"b",
-                          b"bound", b"ary", b"boundary", b"=", b'"', b"*", b"1", b"boundary=b", b'boundary="c"',
-                          b"Boundary = b", b"boundary*=utf-8''b", b"boundary*0=d", b";"])
+PIECES = st.sampled_from([b"\r\n", b"\n", b"\r", b"\x0b", b"\x0c", b"--", b"-", b"--b", b"--b--", b"--c", b"  ",
+                          b"\t", b"x", b"b", b"bound", b"ary", b"boundary", b"=", b'"', b"*", b"1", b"boundary=b",
+                          b'boundary="c"', b"Boundary = b", b"boundary*=utf-8''b", b"boundary*0=d", b";"])
 
 
 @settings(max_examples=400, deadline=None)
 @given(raw=st.lists(PIECES, max_size=40).map(b"".join), sizes=st.lists(st.integers(1, 9), min_size=1, max_size=8))
 def test_the_streamed_scan_finds_what_one_scan_of_the_bytes_finds(raw: bytes, sizes: list[int]) -> None:
-    def chunks() -> list[bytes]:
-        cuts, position, index = [], 0, 0
-        while position < len(raw):
-            size = sizes[index % len(sizes)]
-            cuts.append(raw[position:position + size])
-            position, index = position + size, index + 1
-        return cuts
+    assert_streamed_scan_equal(raw, sizes)
 
+
+@pytest.mark.parametrize("raw", [b"boundary\r\n=\r\n xyz;", b'x boundary = "a b";', b"boundary*=utf-8''abc\r\n",
+                                 b"\r\n--sep--\r\n", b"boundary=\x0b\x0cq;"])
+def test_what_a_chunk_boundary_splits_is_found_whole(raw: bytes) -> None:
+    for cut in range(1, len(raw)):
+        assert_streamed_scan_equal(raw, [cut])
+
+
+def assert_streamed_scan_equal(raw: bytes, sizes: list[int]) -> None:
     for pattern, unfinished in ((raw_limits._BOUNDARY_PARAM, raw_limits._BOUNDARY_UNFINISHED),
                                 (raw_limits._DASH_LINE, raw_limits._DASH_LINE_UNFINISHED)):
-        streamed = [m.groups() for m in raw_limits._matches(pattern, unfinished, chunks)]
+        streamed = [m.groups() for m in raw_limits._matches(pattern, unfinished, Pieces(raw, sizes))]
         assert streamed == [m.groups() for m in pattern.finditer(raw)]
+
+
+class Pieces(io.BytesIO):
+    """A file that reads back in pieces of the given sizes, in turn, whatever size is asked for."""
+
+    def __init__(self, data: bytes, sizes: list[int]) -> None:
+        super().__init__(data)
+        self.sizes, self.reads = sizes, 0
+
+    def read(self, size: int | None = -1) -> bytes:
+        piece = self.sizes[self.reads % len(self.sizes)]
+        self.reads += 1
+        return super().read(piece)
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
