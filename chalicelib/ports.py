@@ -4,7 +4,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import IO, Any, Protocol
 
 from chalicelib.domain.customers import Customer, normalize_email
 from chalicelib.domain.macros import Macro
@@ -452,8 +452,18 @@ class BlobStore(Protocol):
         when larger than `max_bytes`, `NotFound` when absent."""
         ...
 
+    def download(self, location: str, max_bytes: int) -> IO[bytes]:
+        """The object at `location` as a readable binary file at its start, copied a chunk at a time (a
+        temporary file: the caller closes it); raises as `read` does."""
+        ...
+
     def put(self, key: str, data: bytes, content_type: str) -> str:
         """Stores `data` under `key` in our bucket (idempotent) and returns its location."""
+        ...
+
+    def put_file(self, key: str, file: IO[bytes], content_type: str) -> str:
+        """`put` for the content of a seekable binary file from its current position, streamed, never read
+        whole into memory."""
         ...
 
     def download_url(self, location: str, filename: str, seconds: int = 300) -> str:

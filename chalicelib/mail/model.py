@@ -1,9 +1,11 @@
 """What ShopDesk keeps of one parsed inbound email: the value the parser returns and services consume."""
 from __future__ import annotations
 
+import io
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import IO
 
 
 @dataclass(frozen=True)
@@ -19,7 +21,9 @@ class AttachmentPart:
     """One attachment, inline image or forwarded message found in a mail.
 
     `open_payload` returns the decoded bytes when called, so a large attachment is decoded
-    once, just before it is streamed to storage, and can be released right after.
+    once, just before it is streamed to storage, and can be released right after. `payload_file()`
+    gives the same content as a file to stream from: a large attachment's is the temporary file the
+    parser decoded it into, so it is never in memory whole.
     """
 
     filename: str
@@ -28,6 +32,12 @@ class AttachmentPart:
     disposition: str  # "attachment" | "inline"
     content_id: str
     open_payload: Callable[[], bytes] = field(repr=False)
+    open_file: Callable[[], IO[bytes] | None] | None = field(default=None, repr=False)
+
+    def payload_file(self) -> IO[bytes]:
+        """The decoded content as a readable file at its start (one reader at a time)."""
+        file = self.open_file() if self.open_file is not None else None
+        return file if file is not None else io.BytesIO(self.open_payload())
 
 
 @dataclass

@@ -12,6 +12,7 @@ from email.feedparser import BytesFeedParser
 from email.message import EmailMessage, Message
 from email.parser import BytesHeaderParser
 from email.utils import getaddresses, parsedate_to_datetime
+from typing import IO
 
 from chalicelib.mail.addresses import addresses, rejected
 from chalicelib.mail.banner import BANNER_DEFECT, MAIL_HEADERS, without_banner
@@ -44,14 +45,16 @@ from chalicelib.mail.model import (
     ParsedEmail,
 )
 from chalicelib.mail.raw_headers import RawHeaderDecoder
-from chalicelib.mail.raw_limits import check_raw
+from chalicelib.mail.raw_limits import check_raw, file_chunks
 from chalicelib.mail.reply_trim import visible_text
+from chalicelib.mail.spill import SpillingMessage
 
-_PARSE_POLICY = OncePerMessagePolicy(header_factory=HeaderClasses())
+# Large attachments leave the tree for a temporary file as they are parsed (mail/spill.py).
+_PARSE_POLICY = OncePerMessagePolicy(header_factory=HeaderClasses(), message_factory=SpillingMessage)
 # Forwarded mail is stored as the customer's client sent it: no refolding of its headers.
 _SERIALIZE_POLICY = policy.default.clone(refold_source="none")
 _DEFAULT_LIMITS = MailLimits()
-_FEED_BYTES = 1024 * 1024
+_FEED_BYTES = 1024 * 1024  # a mail in memory is fed this much at a time (a file: raw_limits.CHUNK_BYTES)
 
 # ---------------------------------------------------------------------------------------------- headers
 
@@ -323,11 +326,18 @@ def _attachment(part: Message, content_type: str, filename: str, index: int) -> 
     return AttachmentPart(
         filename=_safe_filename(filename, index, content_type),
         content_type=content_type,
-        size=len(read(part)),  # decoded once for the size, then dropped; open_payload decodes again
+        size=_decoded_size(part, read),
         disposition="inline" if disposition == "inline" else "attachment",
         content_id=content_id,
         open_payload=_opener(read, part),
+        open_file=part.spilled_file if isinstance(part, SpillingMessage) else None,
     )
+
+
+def _decoded_size(part: Message, read: Callable[[Message], bytes]) -> int:
+    if isinstance(part, SpillingMessage) and part.spilled_size is not None:
+        return part.spilled_size  # decoded once already, into its file
+    return len(read(part))  # decoded once for the size, then dropped; open_payload decodes again
 
 
 class _Walk:
@@ -476,25 +486,40 @@ def _richer_text(plain: str, html: str) -> str:
     return html_text if len(html_text.split()) >= needed or not plain.strip() else plain
 
 
-def _parse(raw: bytes, limits: MailLimits) -> Message:
+def _parse(raw: bytes | IO[bytes], limits: MailLimits) -> Message:
     try:
         parser = BytesFeedParser(policy=_PARSE_POLICY.for_one_message(limits.max_parameters, limits.max_headers))
         # Fed in pieces: parsebytes would first decode all of a 40 MB mail into one more 40 MB string.
-        for start in range(0, len(raw), _FEED_BYTES):
-            parser.feed(raw[start:start + _FEED_BYTES])
+        if isinstance(raw, bytes):
+            for start in range(0, len(raw), _FEED_BYTES):
+                parser.feed(raw[start:start + _FEED_BYTES])
+        else:
+            for chunk in file_chunks(raw):
+                parser.feed(chunk)
         return parser.close()
     except RecursionError as exc:
         raise MailLimitExceeded(f"max_depth exceeded (nesting deeper than {limits.max_depth})") from exc
 
 
-def parse_email(raw: bytes, limits: MailLimits = _DEFAULT_LIMITS) -> ParsedEmail:
-    """Parses one raw RFC 5322 mail. Raises only MailLimitExceeded; malformed input is decoded as best can."""
+def _whole(raw: bytes | IO[bytes]) -> bytes:
+    """All of the mail as bytes: only for what mail that is not quite a mail needs (a banner, no headers)."""
+    if isinstance(raw, bytes):
+        return raw
+    raw.seek(0)
+    return raw.read()
+
+
+def parse_email(raw: bytes | IO[bytes], limits: MailLimits = _DEFAULT_LIMITS) -> ParsedEmail:
+    """Parses one raw RFC 5322 mail. Raises only MailLimitExceeded; malformed input is decoded as best can.
+
+    `raw` may be a binary file (a download on /tmp): it is then read a chunk at a time, never whole, and
+    large attachments leave the parsed tree for temporary files as they are read (mail/spill.py)."""
     check_raw(raw, limits)
     message = _parse(raw, limits)
     unbannered = None
     if any(isinstance(defect, errors.MissingHeaderBodySeparatorDefect) for defect in message.defects):
         # Only mail whose headers stop at a line that is not a header pays for the look and the second parse.
-        unbannered = without_banner(raw)
+        unbannered = without_banner(_whole(raw))
         if unbannered is not None:
             message = _parse(unbannered, limits)
     walk = _Walk(message, limits)
@@ -523,7 +548,7 @@ def parse_email(raw: bytes, limits: MailLimits = _DEFAULT_LIMITS) -> ParsedEmail
             text = f"{text}\n\n[{SHORTENED_NOTE}]"
     if not MAIL_HEADERS.intersection(raw_headers):
         # Not a mail at all, just a body: the parser may have taken a first line ("Note: ...") for a header.
-        text = normalize_newlines(decode_bytes(raw, None))
+        text = normalize_newlines(decode_bytes(_whole(raw), None))
     elif text_part is None and html_part is None and not message.is_multipart() \
             and _content_type(message).split("/")[0] in ("text", "multipart") \
             and _disposition(message) != "attachment":

@@ -5,6 +5,8 @@ Unreadable notifications, virus verdicts, oversized or over-limit mail are quara
 inbound pipeline."""
 from __future__ import annotations
 
+from typing import IO
+
 from chalicelib.config import Settings
 from chalicelib.domain.customers import checked_email, normalize_email
 from chalicelib.domain.errors import InvalidInput
@@ -38,18 +40,49 @@ def ingest_email(notification: str, deps: InboundDeps) -> InboundOutcome:
                                          folder="notifications", deps=deps, outcome_reason="malformed notification")
     source = (SOURCE, receipt.ses_message_id)
     limit = deps.settings.max_mail_bytes
-    raw_location = _raw_location(receipt, deps)
+    if receipt.inline_content is not None:
+        # SNS action: the mail is in hand. It is kept like an S3-action mail (nothing a customer sent is
+        # lost) and parsed from the bytes we hold, never read back. A duplicate costs its parse, at most
+        # SNS's 150 KB, so it goes without the pre-check an S3 download gets.
+        raw_location = _store_inline(receipt, deps)
+        if receipt.verdicts.virus == "FAIL":
+            return intake.quarantine_delivery(source, "virus verdict FAIL", raw_location, deps)
+        if len(receipt.inline_content) > limit:
+            return intake.quarantine_delivery(source, f"mail larger than {limit} bytes", raw_location, deps)
+        return _ingest_parsed(_parsed(receipt.inline_content, source, raw_location, deps), receipt, raw_location,
+                              deps)
+    assert receipt.location is not None
+    raw_location = receipt.location
     if receipt.verdicts.virus == "FAIL":
         return intake.quarantine_delivery(source, "virus verdict FAIL", raw_location, deps)
+    # A redelivered mail an earlier attempt finished costs this one read: no download, no parse.
+    finished = pipeline.finished(source, deps)
+    if finished is not None:
+        return finished
     try:
-        raw = deps.blobs.read(raw_location, limit)
+        download = deps.blobs.download(raw_location, limit)
     except InvalidInput:
         return intake.quarantine_delivery(source, f"mail larger than {limit} bytes", raw_location, deps)
+    # Parsed from the file a chunk at a time; the tree keeps large attachments in files of their own, so
+    # the download is closed (and gone from /tmp) as soon as the parse is done.
+    with download as raw:
+        parsed = _parsed(raw, source, raw_location, deps)
+    return _ingest_parsed(parsed, receipt, raw_location, deps)
+
+
+def _parsed(raw: bytes | IO[bytes], source: tuple[str, str], raw_location: str,
+            deps: InboundDeps) -> ParsedEmail | InboundOutcome:
     try:
-        mail = parse_email(raw, MailLimits(max_bytes=limit))
+        return parse_email(raw, MailLimits(max_bytes=deps.settings.max_mail_bytes))
     except MailLimitExceeded as exc:
         return intake.quarantine_delivery(source, exc.reason, raw_location, deps)
-    del raw  # attachments decode lazily from the parsed tree; the raw copy is not needed again
+
+
+def _ingest_parsed(mail: ParsedEmail | InboundOutcome, receipt: SesReceipt, raw_location: str,
+                   deps: InboundDeps) -> InboundOutcome:
+    if isinstance(mail, InboundOutcome):
+        return mail
+    source = (SOURCE, receipt.ses_message_id)
     sender = normalize_email(mail.sender.email if mail.sender else receipt.source)
     if _is_ours(sender, deps.settings):
         return intake.record_outcome(source, "dropped", "mail from our own address", deps)
@@ -70,9 +103,7 @@ def _valid_sender(sender: str) -> bool:
     return True
 
 
-def _raw_location(receipt: SesReceipt, deps: InboundDeps) -> str:
-    if receipt.location:
-        return receipt.location
+def _store_inline(receipt: SesReceipt, deps: InboundDeps) -> str:
     assert receipt.inline_content is not None
     # An SNS-action mail exists only inside the notification: keep it like an S3-action mail.
     return deps.blobs.put(f"inbound/sns/{pseudonym(receipt.ses_message_id)}", receipt.inline_content,

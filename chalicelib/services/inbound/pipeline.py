@@ -57,6 +57,25 @@ def deliver(message: InboundMessage, deps: InboundDeps) -> InboundOutcome:
     return intake.with_retries(lambda: _Attempt(message, deps).run(), "a message")
 
 
+def finished(source: tuple[str, str], deps: InboundDeps) -> InboundOutcome | None:
+    """The outcome of a delivery an earlier attempt finished, read with one BatchGetItem before the channel
+    downloads or parses anything; None when there is work left (no record yet, or an acknowledgement still
+    due: then the full pipeline runs and resumes it). deliver() still decides on its own read, so a twin
+    delivery racing past this check stays exactly-once."""
+    record = deps.repository.lookup(Lookup(inbound=source)).inbound
+    if record is None or _resumable(record):
+        return None
+    return _already(record)
+
+
+def _resumable(record: InboundRecord) -> bool:
+    return record.state == "stored" and bool(record.ticket_id)
+
+
+def _already(record: InboundRecord) -> InboundOutcome:
+    return InboundOutcome("duplicate", record.ticket_id, reason=f"delivery already {record.state}")
+
+
 class _Attempt:
     """One read-decide-write attempt at one delivery."""
 
@@ -149,8 +168,9 @@ class _Attempt:
         stored = []
         for n, part in enumerate(self.message.attachments):
             # Keys derive from the delivery, so a retry overwrites rather than duplicates.
-            location = self.deps.blobs.put(f"{self.message.attachments_folder}/{n}/{part.filename}",
-                                           part.open_payload(), part.content_type)
+            # Streamed from the file the parser decoded it into: a large attachment is never bytes in memory.
+            location = self.deps.blobs.put_file(f"{self.message.attachments_folder}/{n}/{part.filename}",
+                                                part.payload_file(), part.content_type)
             stored.append(Attachment(filename=part.filename, content_type=part.content_type, size=part.size,
                                      key=location, disposition=part.disposition, content_id=part.content_id))
         return stored
@@ -228,8 +248,8 @@ class _Attempt:
 
     def _resume(self, record: InboundRecord) -> InboundOutcome:
         """A delivery seen before: nothing to do, or only the acknowledgement an earlier attempt left."""
-        if record.state != "stored" or not record.ticket_id:
-            return InboundOutcome("duplicate", record.ticket_id, reason=f"delivery already {record.state}")
+        if not _resumable(record) or record.ticket_id is None:
+            return _already(record)
         ticket = self.deps.repository.get_ticket(record.ticket_id)
         if ticket is None:
             raise TransientFailure("delivery record points at a missing ticket")
