@@ -69,7 +69,7 @@ def main() -> None:
                                  ("reply to the signed address", via_address, 5),
                                  ("new-ticket email, SNS action (mail inline)", sns_action, 8),
                                  (f"new-ticket email with {ATTACHMENTS} attachments", with_attachments,
-                                  6 + ATTACHMENTS),
+                                  9 + ATTACHMENTS),
                                  ("redelivered duplicate (delivery done)", redelivered, 1)):
         detail = ", ".join(f"{name} {n}" for name, n in sorted(calls.items()))
         figure(label, sum(calls.values()), "calls", target=target, note=detail)

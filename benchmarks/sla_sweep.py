@@ -47,19 +47,10 @@ def _moto() -> Iterator[Any]:
 
 
 def _template(config: Any, created: datetime) -> tuple[Any, list[Any]]:
-    """A ticket with its clock, as email ingest writes it (the same services and item builders)."""
-    from chalicelib.domain.ids import iso, new_id
-    from chalicelib.domain.tickets import Channel, EventType, Ticket, TicketEvent, TicketStatus
-    from chalicelib.services.sla_rules import SlaRules
+    """A ticket with its clock, as email ingest writes it (the backlog simulation's own template)."""
+    from tests.sla_backlog import ingest_template
 
-    stamp = iso(created)
-    ticket = Ticket(id=new_id(), number=0, subject="Where is my order?", status=TicketStatus.NEW, queue="support",
-                    channel=Channel.EMAIL, customer_id=new_id(), created_at=stamp, updated_at=stamp,
-                    last_activity_at=stamp, customer_email="customer@example.com")
-    events = [TicketEvent(new_id(), ticket.id, stamp, EventType.CREATED, "customer", {"queue": "support"}),
-              TicketEvent(new_id(), ticket.id, stamp, EventType.MESSAGE_RECEIVED, "customer", {})]
-    started = SlaRules(None, config).start(ticket, events, created)
-    return started.ticket, started.events
+    return ingest_template(config, created)
 
 
 def _seed(config: Any, total: int, due: int) -> float:

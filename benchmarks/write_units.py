@@ -164,9 +164,10 @@ def metered_store(definition: dict[str, Any]) -> Any:
             idents = [self._ident(op.item if isinstance(op, Put) else op.key) for op in operations]
             self._record(idents, lambda: super(MeteredItemStore, self).transact(operations), True)
 
-        def add(self, key: Any, add: dict[str, int], set_values: dict[str, Any] | None = None) -> Any:
-            return self._record([self._ident(key)], lambda: super(MeteredItemStore, self).add(key, add, set_values),
-                                False)
+        def add(self, key: Any, add: dict[str, int], set_values: dict[str, Any] | None = None, *,
+                base: dict[str, int] | None = None) -> Any:
+            return self._record([self._ident(key)],
+                                lambda: super(MeteredItemStore, self).add(key, add, set_values, base=base), False)
 
     return MeteredItemStore()
 

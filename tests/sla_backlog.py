@@ -160,7 +160,7 @@ def _settings(max_tickets: int) -> Settings:
     return replace(base, sla=replace(base.sla, sweep_max_tickets=max_tickets))
 
 
-def _template(settings: Settings, created: datetime) -> tuple[Ticket, list[TicketEvent]]:
+def ingest_template(settings: Settings, created: datetime) -> tuple[Ticket, list[TicketEvent]]:
     """A ticket with its clock, as email ingest writes it (the same rules and item builders)."""
     stamp = iso(created)
     ticket = Ticket(id=new_id(), number=0, subject="Where is my order?", status=TicketStatus.NEW, queue="support",
@@ -211,7 +211,7 @@ def weekend_backlog(tickets: int, *, max_tickets: int = 500, slowdown: float = 1
     settings = _settings(max_tickets)
     store = InMemoryItemStore()
     result = Backlog(tickets)
-    templates = [_template(settings, arrival) for arrival in ARRIVALS]
+    templates = [ingest_template(settings, arrival) for arrival in ARRIVALS]
     for ticket, _ in templates:
         assert ticket.first_response_due_at == iso(DUE), ticket.first_response_due_at  # the same promise
     for n in range(tickets):

@@ -56,7 +56,8 @@ def ticket_item(ticket: Ticket) -> Item:
     item.update(keys.ticket_index_keys(
         ticket_id=ticket.id, queue=ticket.queue, lane=ticket.status.lane, status=ticket.status.value,
         customer_id=ticket.customer_id, assignee=ticket.assignee, created_at=ticket.created_at,
-        activity_at=ticket.waiting_since, due_at=ticket.sla_due_at, action_at=ticket.sla_action_at,
+        activity_at=ticket.waiting_since, due_at=ticket.sla_due_at,
+        action_at=ticket.sla_wake_at or ticket.sla_action_at,
         sla_state=ticket.sla_state,
     ))
     return item

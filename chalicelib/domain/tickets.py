@@ -164,6 +164,10 @@ class Ticket:
     sla: dict[str, Any] | None = None  # the SLA clock (domain.sla_clock.SlaClock.to_dict), folded from events
     sla_due: str | None = None  # denormalized from `sla`: the soonest running promise
     sla_action_at: str | None = None  # denormalized: when the SLA sweep next has work on this ticket
+    # When the sweep's index entry wakes it: never after `sla_action_at`, possibly before (a change that
+    # moves the action later keeps the earlier entry, and the sweep re-keys it when it comes). None: as
+    # `sla_action_at` (tickets stored before #12).
+    sla_wake_at: str | None = None
     sla_notices: list[dict[str, Any]] = field(default_factory=list)  # claimed, not yet sent (see sla_sweep)
     customer_activity_at: str = ""  # the customer's last message: what lists sort by ("" on old items)
     listed_tags: list[str] = field(default_factory=list)  # "<tag>@<lane>" tag entries stored (the store's)

@@ -105,7 +105,7 @@ class SlaRules:
         applied = _applied(ticket.id, at, actor, self.terms_for(ticket.queue, ticket.priority), "new ticket")
         every = [*events, applied]
         clock, facts = advance(SlaClock(), every, self.calendar)
-        return SlaStamp(_stamped(ticket, clock), every, facts)
+        return SlaStamp(_stamped(ticket, clock, at), every, facts)
 
     def advance(self, ticket: Ticket, events: list[TicketEvent], at: datetime, *, actor: str = "system",
                 rematch: bool = False) -> SlaStamp:
@@ -120,7 +120,7 @@ class SlaRules:
             if clock.terms is None or terms.to_dict() != clock.terms.to_dict():
                 every.append(_applied(ticket.id, at, actor, terms, "queue or priority changed"))
         clock, facts = advance(clock, every, self.calendar)
-        return SlaStamp(_stamped(ticket, clock), every, facts)
+        return SlaStamp(_stamped(ticket, clock, at), every, facts)
 
 
 def _applied(ticket_id: str, at: datetime, actor: str, terms: SlaTerms, reason: str) -> TicketEvent:
@@ -133,14 +133,20 @@ def notices_due_at(ticket: Ticket) -> str | None:
     return min(leases) if leases else None
 
 
-def _stamped(ticket: Ticket, clock: SlaClock) -> Ticket:
-    """The ticket carrying its clock and the denormalized keys its indexes are built from."""
+def _stamped(ticket: Ticket, clock: SlaClock, at: datetime | None = None) -> Ticket:
+    """The ticket carrying its clock and the denormalized keys its indexes are built from. With `at`
+    (a change at that moment), a sweep entry still ahead and earlier than the new action is kept: moving
+    it costs two index writes on the sweep's hottest partition, and an early wake-up is harmless (the
+    sweep finds nothing due and re-keys it once); a later one would miss a promise, so never that."""
     first = clock.measures.get("first_response")
     first_due = first.due_at if first is not None and first.running and first.due_at else None
     moments = [m for m in (clock.next_action_at(), notices_due_at(ticket)) if m]
+    action = min(moments) if moments else None
+    previous = ticket.sla_wake_at or ticket.sla_action_at
+    keep = (at is not None and action is not None and previous is not None and iso(at) < previous < action)
     return replace(
-        ticket, sla=clock.to_dict(), sla_due=clock.due_at(), sla_action_at=min(moments) if moments else None,
-        first_response_due_at=first_due or ticket.first_response_due_at,
+        ticket, sla=clock.to_dict(), sla_due=clock.due_at(), sla_action_at=action,
+        sla_wake_at=previous if keep else action, first_response_due_at=first_due or ticket.first_response_due_at,
     )
 
 

@@ -292,6 +292,9 @@ class _Sweep:
             if ticket.sla_action_at and ticket.sla_action_at <= self.stamp:
                 # Its key says "due" but nothing is (e.g. computed by an older rule): move it on.
                 return _Claim(TicketChange(ticket=restamp(ticket)))
+            if ticket.sla_wake_at and ticket.sla_action_at and ticket.sla_wake_at < ticket.sla_action_at:
+                # An entry a change left early on purpose (sla_rules._stamped): its real time, once.
+                return _Claim(TicketChange(ticket=restamp(ticket)))
             return None
         changed = replace(ticket, updated_at=self.stamp,
                           sla_notices=[n for n in ticket.sla_notices if n not in expired])

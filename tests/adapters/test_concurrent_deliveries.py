@@ -11,7 +11,6 @@ from functools import partial
 from typing import Any
 
 import boto3
-import botocore.client
 import pytest
 
 from chalicelib import bootstrap
@@ -26,16 +25,7 @@ TWINS = 5
 
 
 @pytest.fixture
-def atomic_aws_calls(aws: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Every boto call runs under one lock: moto's backends are not thread-safe, our code must be."""
-    lock = threading.RLock()
-    original = botocore.client.BaseClient._make_api_call
-
-    def atomic(self: Any, operation_name: str, api_params: dict[str, Any]) -> Any:
-        with lock:
-            return original(self, operation_name, api_params)
-
-    monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", atomic)
+def atomic_aws_calls(serialized_aws_calls: None) -> Iterator[None]:
     with bootstrap.overridden(settings=replace(bootstrap.shop().settings, sms_numbers={STORE_NUMBER: "support"})):
         for service in ("dynamodb", "s3", "ses", "sns"):
             aws_client(service, REGION)  # built once, before the threads (client creation is not thread-safe)

@@ -10,7 +10,6 @@ from collections.abc import Iterator
 from typing import Any
 
 import boto3
-import botocore.client
 import pytest
 
 from chalicelib import bootstrap
@@ -99,16 +98,7 @@ def test_conflicts_that_persist_fail_the_invocation_for_lambdas_retry_without_a_
 
 
 @pytest.fixture
-def atomic_aws_calls(aws: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Every boto call runs under one lock (moto is not thread-safe); the interleavings between calls are real."""
-    lock = threading.RLock()
-    original = botocore.client.BaseClient._make_api_call
-
-    def atomic(self: Any, operation_name: str, api_params: dict[str, Any]) -> Any:
-        with lock:
-            return original(self, operation_name, api_params)
-
-    monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", atomic)
+def atomic_aws_calls(serialized_aws_calls: None) -> Iterator[None]:
     aws_client("dynamodb", REGION)  # built once, before the threads
     yield
 
