@@ -86,6 +86,12 @@ def summary_from_item(item: Item) -> TicketSummary:
     )
 
 
+def summaries(found: list[Item]) -> list[TicketSummary]:
+    """List lines of index entries; an entry without a row (a ticket item written before list rows
+    existed, until it is next written or backfilled) is left out rather than failing the page."""
+    return [summary_from_item(i) for i in found if LIST_ROW in i]
+
+
 def tag_entry_items(ticket: Ticket) -> list[Item]:
     """The keys-only entries that put a ticket in its tags' lists (sorted by creation)."""
     return [{**keys.tag_entry(ticket.id, tag), "entity": "tag", "ticket_id": ticket.id,

@@ -10,7 +10,7 @@ from chalicelib.adapters.send_records import SendRecords
 from chalicelib.domain.customers import Customer
 from chalicelib.domain.errors import AlreadyExists, VersionConflict
 from chalicelib.domain.macros import Macro
-from chalicelib.domain.tickets import AckState, Message, Ticket, TicketEvent, TicketSummary
+from chalicelib.domain.tickets import AckState, Message, Ticket, TicketEvent, TicketSummary, summary_of
 from chalicelib.ports import (
     SENDING,
     AckRecord,
@@ -32,7 +32,7 @@ from chalicelib.ports import (
     TicketFilter,
     TicketPage,
 )
-from chalicelib.resources import CUSTOMER_INDEX, PK
+from chalicelib.resources import CUSTOMER_INDEX, LIST_ROW, PK
 
 RATE_TTL_SECONDS = 2 * 3600
 _NUMBER_ATTEMPTS = 8  # numbers tried when pointers are found ahead of the counter
@@ -171,7 +171,7 @@ class TableRepository(SendRecords):
                              cursor: dict[str, str] | None = None) -> TicketPage:
         found, last = self.store.query(keys.customer_partition(customer_id), index=CUSTOMER_INDEX, forward=False,
                                        limit=limit, start_after=cursor)
-        return TicketPage([items.summary_from_item(i) for i in found], last)
+        return TicketPage(items.summaries(found), last)
 
     def get_identity(self, kind: str, value: str) -> Identity | None:
         item = self.store.get(keys.identity(kind, value))
@@ -181,7 +181,7 @@ class TableRepository(SendRecords):
         chosen = ticket_listing.plan(query)
         read = ticket_listing.read_page(self.store, chosen, query.limit, query.cursor)
         if not chosen.entries_are_tags:
-            return TicketPage([items.summary_from_item(i) for i in read.entries], read.cursor)
+            return TicketPage(items.summaries(read.entries), read.cursor)
         # Tag entries carry keys only (rewriting a copy of the row per tag on every change would cost
         # more than one BatchGetItem a page); the page's other filters apply to the tickets read.
         found = self.store.batch_get(ticket_listing.ticket_keys(read.entries)) if read.entries else []
@@ -189,7 +189,7 @@ class TableRepository(SendRecords):
         wanted = [by_id[k[PK].split("#", 1)[1]] for k in ticket_listing.ticket_keys(read.entries)
                   if k[PK].split("#", 1)[1] in by_id]
         kept = [i for i in wanted if all(f.matches(i) for f in chosen.filters)]
-        return TicketPage([items.summary_from_item(i) for i in kept], read.cursor)
+        return TicketPage(items.summaries(kept), read.cursor)
 
     def _query_all(self, partition: str, prefix: str) -> list[Item]:
         found, start = [], None
@@ -428,7 +428,11 @@ class TableRepository(SendRecords):
         while True:
             page, start = self.store.query(keys.customer_partition(customer_id), index=CUSTOMER_INDEX,
                                            forward=False, start_after=start)
-            found += [items.summary_from_item(i) for i in page]
+            found += items.summaries(page)
+            # A ticket written before list rows existed has no row in the index: a merge must still
+            # move it, so it is read whole (only until it is next written or backfilled).
+            rowless = [keys.ticket(str(i[PK]).split("#", 1)[1]) for i in page if LIST_ROW not in i]
+            found += [summary_of(items.ticket_from_item(t)) for t in self.store.batch_get(rowless)] if rowless else []
             if start is None:
                 return found
 

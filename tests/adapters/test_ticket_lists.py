@@ -233,3 +233,17 @@ def _all(repository: TableRepository, query: TicketFilter) -> list[str]:
         if cursor is None:
             return listed
     raise AssertionError("the listing never ended")
+
+
+def test_a_ticket_stored_before_list_rows_fails_no_page_and_a_merge_still_finds_it(
+    seeded: tuple[TableRepository, CountingStore, list[Ticket]],
+) -> None:
+    """Before #12 ticket items had no list row; until one is rewritten, lists leave it out (never a 500) and
+    a customer merge, which must move every ticket, reads it whole."""
+    repository, counting, tickets = seeded
+    old = replace(tickets[0], id="01OLDTICKET0000000000", customer_id="c-old")
+    item = {k: v for k, v in items.ticket_item(old).items() if k != "row"}
+    _seed(counting.inner, [item])
+    assert repository.list_tickets(TicketFilter(customer_id="c-old")).tickets == []
+    assert repository.customer_ticket_page("c-old", 25).tickets == []
+    assert [t.id for t in repository.all_customer_tickets("c-old")] == [old.id]
