@@ -134,6 +134,7 @@ class ShopDeskStack(Stack):
                 index_name=index["IndexName"],
                 partition_key=key(index["KeySchema"], "HASH"), sort_key=key(index["KeySchema"], "RANGE"),
                 projection_type=PROJECTIONS[index["Projection"]["ProjectionType"]],
+                non_key_attributes=index["Projection"].get("NonKeyAttributes"),
             )
         return table
 
