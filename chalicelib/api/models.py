@@ -140,7 +140,9 @@ class CustomerRef(BaseModel):
     phone: str | None = None
 
 
-class TicketOut(BaseModel):
+class TicketLine(BaseModel):
+    """What a ticket and a list line of it both show."""
+
     id: str
     number: int
     subject: str
@@ -152,35 +154,25 @@ class TicketOut(BaseModel):
     tags: list[str]
     customer: CustomerRef
     created_at: str
-    updated_at: str
     last_activity_at: str
+    merged_into: str | None = None
+    sla_due_at: str | None = Field(default=None, description="when the soonest running SLA promise falls due")
+
+
+class TicketOut(TicketLine):
+    updated_at: str
     first_response_due_at: str | None = None
     first_responded_at: str | None = None
     linked_ticket_id: str | None = None
-    merged_into: str | None = None
     version: int
-    sla_due_at: str | None = Field(default=None, description="when the soonest running SLA promise falls due")
 
 
-class TicketSummaryOut(BaseModel):
+class TicketSummaryOut(TicketLine):
     """One line of a ticket list: what the list indexes carry (the detail has the rest)."""
 
-    id: str
-    number: int
     subject: str = Field(description="the first 200 characters")
-    status: Status
-    priority: str
-    queue: str
-    channel: str
-    assignee: str | None
-    tags: list[str]
-    customer: CustomerRef
-    created_at: str
-    last_activity_at: str
     waiting_since: str = Field(description="the customer's last message: lists sort by it, newest first")
-    sla_due_at: str | None = Field(default=None, description="when the soonest running SLA promise falls due")
     sla_state: Literal["running", "warned", "breached"] | None = None
-    merged_into: str | None = None
 
 
 class AttachmentOut(BaseModel):

@@ -12,32 +12,28 @@ from chalicelib.domain.tickets import Message, Ticket, TicketEvent, TicketSummar
 from chalicelib.ports import BlobStore
 
 
-def ticket_out(ticket: Ticket) -> dict[str, Any]:
+def _ticket_line(ticket: Ticket | TicketSummary) -> dict[str, Any]:
+    """What a ticket and a list line of it both show (models.TicketLine)."""
     return {
         "id": ticket.id, "number": ticket.number, "subject": ticket.subject, "status": ticket.status.value,
         "priority": ticket.priority, "queue": ticket.queue, "channel": ticket.channel.value,
         "assignee": ticket.assignee, "tags": list(ticket.tags),
         "customer": {"id": ticket.customer_id, "name": ticket.customer_name, "email": ticket.customer_email,
                      "phone": ticket.customer_phone},
-        "created_at": ticket.created_at, "updated_at": ticket.updated_at,
-        "last_activity_at": ticket.last_activity_at, "first_response_due_at": ticket.first_response_due_at,
-        "first_responded_at": ticket.first_responded_at, "linked_ticket_id": ticket.linked_ticket_id,
-        "merged_into": ticket.merged_into, "version": ticket.version, "sla_due_at": ticket.sla_due_at,
+        "created_at": ticket.created_at, "last_activity_at": ticket.last_activity_at,
+        "merged_into": ticket.merged_into, "sla_due_at": ticket.sla_due_at,
     }
+
+
+def ticket_out(ticket: Ticket) -> dict[str, Any]:
+    return {**_ticket_line(ticket), "updated_at": ticket.updated_at,
+            "first_response_due_at": ticket.first_response_due_at, "first_responded_at": ticket.first_responded_at,
+            "linked_ticket_id": ticket.linked_ticket_id, "version": ticket.version}
 
 
 def ticket_summary_out(summary: TicketSummary) -> dict[str, Any]:
     """One line of a list: the ticket's list row (the list indexes project nothing else)."""
-    return {
-        "id": summary.id, "number": summary.number, "subject": summary.subject, "status": summary.status.value,
-        "priority": summary.priority, "queue": summary.queue, "channel": summary.channel.value,
-        "assignee": summary.assignee, "tags": list(summary.tags),
-        "customer": {"id": summary.customer_id, "name": summary.customer_name, "email": summary.customer_email,
-                     "phone": summary.customer_phone},
-        "created_at": summary.created_at, "last_activity_at": summary.last_activity_at,
-        "waiting_since": summary.waiting_since, "sla_due_at": summary.sla_due_at, "sla_state": summary.sla_state,
-        "merged_into": summary.merged_into,
-    }
+    return {**_ticket_line(summary), "waiting_since": summary.waiting_since, "sla_state": summary.sla_state}
 
 
 # What a page of the thread carries of each message's text, as JSON bytes (the response is JSON with

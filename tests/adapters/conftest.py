@@ -8,7 +8,9 @@ from typing import Any
 import botocore.client
 import pytest
 
+from chalicelib.adapters.clock import SystemClock
 from chalicelib.adapters.item_store import InMemoryItemStore, ItemStore
+from chalicelib.adapters.table_repository import TableRepository
 
 
 @pytest.fixture(params=["memory", "dynamodb"])
@@ -20,6 +22,18 @@ def store(request: pytest.FixtureRequest) -> Iterator[ItemStore]:
     from chalicelib import bootstrap
 
     yield bootstrap.shop().store
+
+
+@pytest.fixture(params=["memory", "dynamodb"])
+def repository(request: pytest.FixtureRequest) -> Iterator[TableRepository]:
+    """The repository over the in-memory store and over DynamoDB (moto): a contract runs against both."""
+    if request.param == "memory":
+        yield TableRepository(InMemoryItemStore(), clock=SystemClock())
+        return
+    request.getfixturevalue("aws")
+    from chalicelib import bootstrap
+
+    yield bootstrap.shop().repository
 
 
 @pytest.fixture

@@ -1,14 +1,12 @@
 """TicketRepository behaviour, the same over the in-memory store and DynamoDB (moto)."""
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import replace
 
 import pytest
 
 from chalicelib.adapters import keys
-from chalicelib.adapters.clock import SystemClock
-from chalicelib.adapters.item_store import InMemoryItemStore, Put
+from chalicelib.adapters.item_store import Put
 from chalicelib.adapters.table_repository import TableRepository
 from chalicelib.domain.errors import AlreadyExists, VersionConflict
 from chalicelib.domain.ids import new_id
@@ -19,15 +17,6 @@ from chalicelib.ports import SlaConfig as SlaConfigType
 NOW = "2026-11-24T09:00:00.000000Z"
 
 
-@pytest.fixture(params=["memory", "dynamodb"])
-def repository(request: pytest.FixtureRequest) -> Iterator[TableRepository]:
-    if request.param == "memory":
-        yield TableRepository(InMemoryItemStore(), clock=SystemClock())
-        return
-    request.getfixturevalue("aws")
-    from chalicelib import bootstrap
-
-    yield bootstrap.shop().repository
 
 
 def new_ticket(customer: str = "c1", **fields: object) -> NewTicketWrite:

@@ -2,29 +2,13 @@
 and DynamoDB (moto)."""
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import replace
 
-import pytest
-
-from chalicelib.adapters.clock import SystemClock
-from chalicelib.adapters.item_store import InMemoryItemStore
 from chalicelib.adapters.table_repository import TableRepository
 from chalicelib.domain.ids import new_id
 from chalicelib.domain.tickets import Channel, Direction, Message, TicketEvent, TicketStatus
 from chalicelib.ports import ThreadPosition, TicketChange
 from tests.adapters.test_repository_contract import new_ticket
-
-
-@pytest.fixture(params=["memory", "dynamodb"])
-def repository(request: pytest.FixtureRequest) -> Iterator[TableRepository]:
-    if request.param == "memory":
-        yield TableRepository(InMemoryItemStore(), clock=SystemClock())
-        return
-    request.getfixturevalue("aws")
-    from chalicelib import bootstrap
-
-    yield bootstrap.shop().repository  # type: ignore[misc]
 
 
 def at(n: int) -> str:
