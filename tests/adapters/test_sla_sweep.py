@@ -77,7 +77,9 @@ def alerts() -> list[tuple[Any, ...]]:
 
 
 @pytest.fixture
-def desk(aws: None, fixed_now: datetime) -> Iterator[Desk]:
+def desk(serialized_aws_calls: None, fixed_now: datetime) -> Iterator[Desk]:
+    # The sweep works shards on threads; moto's in-process backends are not thread-safe (DynamoDB is), so
+    # each AWS call runs alone while the interleavings between calls stay real.
     boto3.client("sns", region_name=REGION).create_topic(Name=settings().names.escalations_topic)
     base = settings()
     configured = replace(base, sla=replace(base.sla, queue_agents={"support": ("team@shop.example",)},
