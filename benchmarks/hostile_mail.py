@@ -11,6 +11,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+from benchmarks.big_mail_memory import _PEAK
 from benchmarks.report import figure
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -19,8 +20,8 @@ MB = 1024 * 1024
 CPU_TARGET = 5.0
 RSS_TARGET = 300
 
-_CHILD = r"""
-import json, resource, sys, time
+_CHILD = _PEAK + r"""
+import json, sys, time
 from datetime import UTC, datetime
 raw = open(sys.argv[1], "rb").read()
 from chalicelib.mail.model import MailLimitExceeded
@@ -56,11 +57,7 @@ del raw
 started = time.process_time()
 outcome = ingest_email(json.dumps(notification(ses_id="hostile")), shop.deps)
 ingest_cpu = time.process_time() - started
-try:  # VmHWM is this process's own peak; ru_maxrss survives exec and may be the parent's (a fat bench runner)
-    with open("/proc/self/status") as status:
-        peak = next(int(line.split()[1]) for line in status if line.startswith("VmHWM:"))
-except (OSError, StopIteration):
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+peak = peak_kb()  # this process's own peak (VmHWM): ru_maxrss survives exec and may be the bench runner's
 print(json.dumps({"parse_cpu": parse_cpu, "ingest_cpu": ingest_cpu, "peak_kb": peak, "parsed": parsed,
                   "outcome": f"{outcome.status}: {outcome.reason or ''}".rstrip(": "),
                   "acks": len(shop.mail.sent)}))

@@ -184,11 +184,10 @@ class TableRepository(SendRecords):
             return TicketPage(items.summaries(read.entries), read.cursor)
         # Tag entries carry keys only (rewriting a copy of the row per tag on every change would cost
         # more than one BatchGetItem a page); the page's other filters apply to the tickets read.
-        found = self.store.batch_get(ticket_listing.ticket_keys(read.entries)) if read.entries else []
-        by_id = {item["id"]: item for item in found}
-        wanted = [by_id[k[PK].split("#", 1)[1]] for k in ticket_listing.ticket_keys(read.entries)
-                  if k[PK].split("#", 1)[1] in by_id]
-        kept = [i for i in wanted if all(f.matches(i) for f in chosen.filters)]
+        wanted = ticket_listing.ticket_keys(read.entries)
+        found = {item[PK]: item for item in self.store.batch_get(wanted)} if wanted else {}
+        in_order = [found[key[PK]] for key in wanted if key[PK] in found]
+        kept = [i for i in in_order if all(f.matches(i) for f in chosen.filters)]
         return TicketPage(items.summaries(kept), read.cursor)
 
     def _query_all(self, partition: str, prefix: str) -> list[Item]:
